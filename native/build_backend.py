@@ -1,0 +1,44 @@
+"""PEP 517 build backend: setuptools, after generating the cffi extension source.
+
+cffi's API mode turns ``native/ffi_build.py`` (the C declarations) into one C
+file; setuptools then compiles it with the sources under ``native/src`` as the
+extension ``native._rillet`` (see ``[tool.setuptools] ext-modules`` in
+pyproject.toml).  Generating first and delegating everything else keeps the
+build a plain ``pip install`` with no setup.py and no manual step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import build_meta as _setuptools
+
+# Re-export every hook we do not wrap.
+from setuptools.build_meta import *  # noqa: F401,F403
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _generate() -> None:
+    sys.path.insert(0, _HERE)
+    try:
+        import ffi_build  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(_HERE)
+    ffi_build.emit()
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):  # type: ignore[no-untyped-def]
+    _generate()
+    return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):  # type: ignore[no-untyped-def]
+    _generate()
+    return _setuptools.build_editable(wheel_directory, config_settings, metadata_directory)
+
+
+def build_sdist(sdist_directory, config_settings=None):  # type: ignore[no-untyped-def]
+    _generate()
+    return _setuptools.build_sdist(sdist_directory, config_settings)
