@@ -1,15 +1,38 @@
 """Python side of the compiled functions: argument checks, then one C call each.
 
-Imported by ``native/__init__.py`` only when ``native._rillet`` loaded.
+Imported by ``native/__init__.py`` only when ``native._rillet`` loaded.  The
+errors match the twins in ``native.twins``: TypeError for a wrong type,
+ValueError for a wrong value, NativeError (a ValueError) when C refuses input.
 """
 
 from __future__ import annotations
 
-from native._rillet import ffi, lib  # type: ignore[import-not-found]
+import struct
+from array import array
+from collections.abc import Sequence
+from functools import partial
+from itertools import repeat
+from operator import is_not, length_hint
 
+from native._rillet import ffi, lib  # type: ignore[import-not-found]
+from native.results import HEADER_SIZE, REASONS, BatchInfo, NativeError, ScanError, ScanResult
+from native.twins import INT32_MAX, INT64_MAX, INT64_MIN, check_int
+
+lib.rl_crc32c_init()  # already run at load on GCC/Clang; cheap and idempotent
 HARDWARE_CRC = bool(lib.rl_crc32c_hw())
 
 _from_buffer = ffi.from_buffer
+_buffer = ffi.buffer
+_new = ffi.new
+# Output buffers are written in full by C before they are read: skip the zeroing.
+_new_raw = ffi.new_allocator(should_clear_after_alloc=False)
+_tuple_new = tuple.__new__
+_is_not_none = partial(is_not, None)
+
+# rl_batch_info is 14 int64 fields with no padding (asserted in scan.c).
+_INFO_STRUCT = struct.Struct("=14q")
+assert _INFO_STRUCT.size == ffi.sizeof("rl_batch_info")
+_SCAN_CHUNK = 1024  # batch slots per C call; more batches take more calls
 
 
 def _bytes_arg(data: object) -> object:
@@ -24,12 +47,215 @@ def _bytes_arg(data: object) -> object:
         raise ValueError("buffer must be C-contiguous") from None
 
 
+def _writable_bytes_arg(data: object) -> object:
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"expected a writable buffer, got {type(data).__name__}")
+    try:
+        return _from_buffer("uint8_t[]", data, require_writable=True)
+    except TypeError:
+        raise TypeError(f"expected a writable buffer, got {type(data).__name__}") from None
+    except BufferError:
+        if memoryview(data).readonly:  # type: ignore[arg-type]
+            raise TypeError(f"expected a writable buffer, got read-only {type(data).__name__}") from None
+        raise ValueError("buffer must be C-contiguous") from None
+
+
 def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
     """CRC-32C (Castagnoli) of ``data``, continuing from ``crc``; unsigned."""
-    if type(crc) is not int:
-        if not isinstance(crc, int):
-            raise TypeError(f"crc must be an int, got {type(crc).__name__}")
+    if type(crc) is not int and not isinstance(crc, int):
+        raise TypeError(f"crc must be an int, got {type(crc).__name__}")
     if not 0 <= crc <= 0xFFFFFFFF:
         raise ValueError(f"crc={crc} out of range [0, 4294967295]")
     buf = _bytes_arg(data)
     return lib.rl_crc32c(crc, buf, len(buf))
+
+
+def scan_batches(
+    buf: bytes | bytearray | memoryview, *, strict: bool = True, max_batches: int | None = None
+) -> ScanResult:
+    """Validate the record batches concatenated in ``buf`` and report their headers.
+
+    Stops at the first invalid batch (``error`` says where and why), at the end
+    of the buffer, or after ``max_batches`` batches.  ``strict`` (producer input)
+    requires recordCount == lastOffsetDelta + 1 >= 1; otherwise (data read back
+    from a log, where compaction removes records) 0 <= recordCount <= lastOffsetDelta + 1.
+    """
+    view = _bytes_arg(buf)
+    end = len(view)
+    limit = end // HEADER_SIZE + 1  # more batches than that cannot fit
+    if max_batches is not None:
+        limit = min(limit, check_int("max_batches", max_batches, 0, 2**62))
+    batches: list[BatchInfo] = []
+    if limit == 0 or end == 0:
+        return ScanResult(batches, 0, None)
+    state = _new("rl_scan_state *")
+    slots = _new_raw("rl_batch_info[]", min(limit, _SCAN_CHUNK))
+    strict_flag = 1 if strict else 0
+    pos = 0
+    while True:
+        cap = min(limit - len(batches), _SCAN_CHUNK)
+        count = lib.rl_scan_batches(view, end, pos, strict_flag, slots, cap, state)
+        if count:
+            # One C-level tuple per batch: no Python frame runs per batch.
+            rows = _INFO_STRUCT.iter_unpack(_buffer(slots, count * _INFO_STRUCT.size))
+            batches.extend(map(_tuple_new, repeat(BatchInfo, count), rows))
+        pos = state.next
+        if state.reason:
+            error = ScanError(state.error_pos, len(batches), REASONS[state.reason - 1])
+            return ScanResult(batches, pos, error)
+        if pos >= end or len(batches) >= limit:
+            return ScanResult(batches, pos, None)
+
+
+_ASSIGN_ERRORS = {
+    lib.RL_ASSIGN_TRUNCATED: "truncated batch",
+    lib.RL_ASSIGN_BAD_LENGTH: "bad batch length",
+    lib.RL_ASSIGN_BAD_DELTA: "negative lastOffsetDelta",
+    lib.RL_ASSIGN_OVERFLOW: "offsets overflow a signed 64-bit integer",
+}
+
+
+def assign_offsets(buf: bytearray | memoryview, first_offset: int, leader_epoch: int) -> int:
+    """Patch baseOffset and partitionLeaderEpoch of every batch in ``buf``; return the next offset.
+
+    Batches get consecutive offsets: the next batch starts at
+    baseOffset + lastOffsetDelta + 1.  The buffer must hold whole batches
+    (validated by ``scan_batches``); otherwise NativeError and nothing is written.
+    """
+    view = _writable_bytes_arg(buf)
+    check_int("first_offset", first_offset, 0, INT64_MAX)
+    check_int("leader_epoch", leader_epoch, -(2**31), INT32_MAX)
+    out = _new("int64_t[2]")
+    code = lib.rl_assign_offsets(view, len(view), first_offset, leader_epoch, out, out + 1)
+    if code:
+        raise NativeError(f"{_ASSIGN_ERRORS[code]} at byte {out[1]}")
+    return out[0]
+
+
+def offset_index_lookup(
+    buf: bytes | bytearray | memoryview, n_entries: int, target_relative_offset: int
+) -> int:
+    """Slot of the last offset-index entry (>I rel offset, >I position) with rel offset <= target; -1 if none."""
+    view = _bytes_arg(buf)
+    check_int("n_entries", n_entries, 0, len(view) // 8)
+    check_int("target_relative_offset", target_relative_offset, INT64_MIN, INT64_MAX)
+    return lib.rl_offset_index_lookup(view, n_entries, target_relative_offset)
+
+
+def time_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int) -> int:
+    """Slot of the last time-index entry (>q timestamp, >I rel offset) with timestamp <= target; -1 if none."""
+    view = _bytes_arg(buf)
+    check_int("n_entries", n_entries, 0, len(view) // 12)
+    check_int("target_timestamp", target_timestamp, INT64_MIN, INT64_MAX)
+    return lib.rl_time_index_lookup(view, n_entries, target_timestamp)
+
+
+def _column(name: str, items: Sequence) -> tuple[bytes, array]:
+    """One blob of all non-null items plus an int32 length per item (-1 for None).
+
+    Built with C-level builtins only; no Python code runs per item.  A length
+    that disagrees with the blob (a memoryview of wider items) is caught in C,
+    and the caller then retries through ``_normalised``.
+    """
+    try:
+        try:
+            return b"".join(items), array("i", map(len, items))
+        except TypeError:
+            pass  # None among the items (or a wrong type, reported below)
+        try:
+            blob = b"".join(filter(_is_not_none, items))
+        except TypeError as exc:
+            raise TypeError(f"{name} must be bytes-like or None: {exc}") from None
+        lengths = array("i", map(length_hint, items, repeat(-1)))
+    except OverflowError:
+        raise ValueError(f"a {name} item is longer than 2**31 - 1 bytes") from None
+    if lengths.count(-1) != items.count(None):
+        # a bytes-like object without len(): the per-item path decides
+        return _column(name, _normalised(name, items))
+    return blob, lengths
+
+
+def _normalised(name: str, items: Sequence) -> list[bytes | None]:
+    """Every item as bytes (or None): the rare path for exotic buffers."""
+    from native.twins import _optional_bytes
+
+    return [_optional_bytes(name, item) for item in items]
+
+
+def _as_list(items: Sequence) -> list | tuple:
+    return items if type(items) is list or type(items) is tuple else list(items)
+
+
+def encode_records(
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    timestamp_deltas: Sequence[int] | None = None,
+    headers: Sequence[bytes | None] | None = None,
+    offset_delta_start: int = 0,
+) -> bytes:
+    """Encode records v2 (the uncompressed records section of a batch).
+
+    Record i gets offsetDelta ``offset_delta_start + i``, attributes 0, the
+    given timestampDelta (0 when ``timestamp_deltas`` is None), key and value
+    (None = null), and ``headers[i]`` as pre-encoded bytes (varint count then
+    headers); a None or empty header section means zero headers.
+    """
+    values = _as_list(values)
+    n = len(values)
+    columns = {"values": values}
+    for name, seq in (("keys", keys), ("headers", headers)):
+        if seq is not None:
+            seq = _as_list(seq)
+            if len(seq) != n:
+                raise ValueError(f"{name} has {len(seq)} items, values has {n}")
+            columns[name] = seq
+    if timestamp_deltas is None:
+        deltas = ffi.NULL
+    else:
+        try:
+            deltas = array("q", timestamp_deltas)
+        except OverflowError:
+            raise ValueError("a timestamp delta is out of the signed 64-bit range") from None
+        except TypeError as exc:
+            raise TypeError(f"timestamp deltas must be ints: {exc}") from None
+        if len(deltas) != n:
+            raise ValueError(f"timestamp_deltas has {len(deltas)} items, values has {n}")
+        deltas = _from_buffer("int64_t[]", deltas)
+    check_int("offset_delta_start", offset_delta_start, 0, INT32_MAX)
+    if n == 0:
+        return b""
+    if offset_delta_start + n - 1 > INT32_MAX:
+        raise ValueError("offset deltas overflow a signed 32-bit integer")
+
+    for attempt in range(2):
+        blobs = {name: _column(name, seq) for name, seq in columns.items()}
+        vblob, vlens = blobs["values"]
+        kblob, klens = blobs.get("keys", (b"", None))
+        hblob, hlens = blobs.get("headers", (b"", None))
+        bound = 32 * n + len(vblob) + len(kblob) + len(hblob)  # 32 = every varint at its widest
+        out = _new_raw("uint8_t[]", bound)
+        written = lib.rl_encode_records(
+            out,
+            bound,
+            n,
+            vblob,
+            len(vblob),
+            _from_buffer("int32_t[]", vlens),
+            kblob,
+            len(kblob),
+            ffi.NULL if klens is None else _from_buffer("int32_t[]", klens),
+            deltas,
+            hblob,
+            len(hblob),
+            ffi.NULL if hlens is None else _from_buffer("int32_t[]", hlens),
+            offset_delta_start,
+        )
+        if written >= 0:
+            return _buffer(out, written)[:]
+        if written == lib.RL_ENCODE_BAD_LENGTHS and attempt == 0:
+            columns = {name: _normalised(name, seq) for name, seq in columns.items()}
+            continue
+        break
+    if written == lib.RL_ENCODE_TOO_LONG:
+        raise NativeError("record longer than 2**31 - 1 bytes")
+    raise NativeError(f"record encoder failed (code {written})")
