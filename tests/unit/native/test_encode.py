@@ -1,0 +1,143 @@
+"""Record encoder: C against the twin and against kafka-python's batch builder."""
+
+from __future__ import annotations
+
+import array
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from kafka.record.default_records import DefaultRecordBatchBuilder
+
+import native
+from native import NativeError, twins
+
+optional_bytes = st.none() | st.binary(max_size=200)
+header_lists = st.lists(st.tuples(st.text(max_size=10), st.none() | st.binary(max_size=20)), max_size=3)
+
+
+def varint(value: int) -> bytes:
+    zz = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while True:
+        byte, zz = zz & 0x7F, zz >> 7
+        if not zz:
+            return bytes(out + bytes([byte]))
+        out.append(byte | 0x80)
+
+
+def header_section(headers: list[tuple[str, bytes | None]]) -> bytes:
+    parts = [varint(len(headers))]
+    for key, value in headers:
+        raw = key.encode()
+        parts += [varint(len(raw)), raw]
+        parts += [varint(-1)] if value is None else [varint(len(value)), value]
+    return b"".join(parts)
+
+
+def both_encode(*args: object, **kwargs: object) -> bytes:
+    ours = native.encode_records(*args, **kwargs)  # type: ignore[arg-type]
+    assert ours == twins.encode_records(*args, **kwargs)  # type: ignore[arg-type]
+    return ours
+
+
+@given(
+    values=st.lists(optional_bytes, max_size=30),
+    data=st.data(),
+    with_keys=st.booleans(),
+    with_deltas=st.booleans(),
+    with_headers=st.booleans(),
+    start=st.integers(0, 2**31 - 31) | st.just(0),
+)
+def test_agrees_with_twin(values, data, with_keys, with_deltas, with_headers, start) -> None:  # type: ignore[no-untyped-def]
+    n = len(values)
+    fixed = st.lists(optional_bytes, min_size=n, max_size=n)
+    keys = data.draw(fixed) if with_keys else None
+    deltas = data.draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n)) if with_deltas else None
+    headers = None
+    if with_headers:
+        headers = [None if h is None else header_section(h) for h in data.draw(
+            st.lists(st.none() | header_lists, min_size=n, max_size=n))]
+    both_encode(values, keys, deltas, headers, start)
+    both_encode(tuple(values), keys=keys, timestamp_deltas=deltas, headers=headers, offset_delta_start=start)
+
+
+@given(
+    records=st.lists(st.tuples(optional_bytes, optional_bytes, st.integers(0, 10**9), header_lists),
+                     min_size=1, max_size=15),
+    first_timestamp=st.integers(0, 2**50),
+)
+def test_matches_kafka_python(records, first_timestamp) -> None:  # type: ignore[no-untyped-def]
+    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0,
+                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
+                                        batch_size=1 << 24)
+    for offset, (key, value, delta, headers) in enumerate(records):
+        builder.append(offset, timestamp=first_timestamp + delta, key=key, value=value, headers=headers)
+    built = bytes(builder.build())
+    keys, values, deltas, headers = zip(*records, strict=True)
+    relative = [d - deltas[0] for d in deltas]  # kafka-python's base timestamp is the first record's
+    ours = both_encode(list(values), list(keys), relative, [header_section(h) for h in headers])
+    assert ours == built[61:]
+
+
+def test_known_encoding() -> None:
+    # length 8: attributes 0, ts delta 1 -> 02, offset delta 0 -> 00, null key -> 01,
+    # value "ab" -> 04 61 62, no headers -> 00
+    assert both_encode([b"ab"], timestamp_deltas=[1]) == bytes.fromhex("10 00 02 00 01 04 6162 00")
+    assert both_encode([None], [b""]) == bytes.fromhex("0c 00 00 00 00 01 00")  # empty key, null value
+    assert both_encode([]) == b""
+
+
+def test_column_kinds() -> None:
+    values = [b"a" * 100, bytearray(b"b" * 3), memoryview(b"xcx")[1:2], b""]
+    expected = twins.encode_records([bytes(v) for v in values])
+    assert native.encode_records(values) == expected
+    assert native.encode_records(iter(values)) == expected
+    # wider items: read as their raw bytes, like any other buffer
+    ints = array.array("i", [1, 2, 3])
+    assert both_encode([ints, None, b"z"], [None, ints, None]) == twins.encode_records(
+        [ints.tobytes(), None, b"z"], [None, ints.tobytes(), None])
+    assert both_encode([b"v"] * 3, timestamp_deltas=array.array("q", [5, 6, 7]))
+    assert both_encode([b"v"] * 3, timestamp_deltas=range(3), headers=[b"", None, b"\x00"])
+
+
+def test_many_records_with_nulls_in_every_column() -> None:
+    n = 5000
+    values = [None if i % 7 == 0 else b"%d" % i * (i % 50) for i in range(n)]
+    keys = [None if i % 3 == 0 else b"k%d" % i for i in range(n)]
+    headers = [None if i % 2 else header_section([("h", b"%d" % i)]) for i in range(n)]
+    both_encode(values, keys, range(0, 10 * n, 10), headers, 100)
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error"),
+    [
+        (([b"a", "text"],), {}, TypeError),
+        (([b"a", 0],), {}, TypeError),
+        (([None, 0],), {}, TypeError),
+        (([None, ""],), {}, TypeError),
+        (([None, []],), {}, TypeError),
+        (([b"a"], [b"k", b"k"]), {}, ValueError),
+        (([b"a"], [1]), {}, TypeError),
+        (([b"a"],), {"timestamp_deltas": [1, 2]}, ValueError),
+        (([b"a"],), {"timestamp_deltas": [1.5]}, TypeError),
+        (([b"a"],), {"timestamp_deltas": ["1"]}, TypeError),
+        (([b"a"],), {"timestamp_deltas": [2**63]}, ValueError),
+        (([b"a"],), {"headers": []}, ValueError),
+        (([b"a"],), {"headers": ["x"]}, TypeError),
+        (([b"a"],), {"offset_delta_start": -1}, ValueError),
+        (([b"a"],), {"offset_delta_start": 2**31}, ValueError),
+        (([b"a", b"b"],), {"offset_delta_start": 2**31 - 1}, ValueError),
+        (([b"a"],), {"offset_delta_start": 1.0}, TypeError),
+        ((5,), {}, TypeError),
+    ],
+)
+def test_bad_arguments(args: tuple, kwargs: dict, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        native.encode_records(*args, **kwargs)
+    with pytest.raises(error):
+        twins.encode_records(*args, **kwargs)
+
+
+def test_native_error_is_a_value_error() -> None:
+    assert issubclass(NativeError, ValueError)
