@@ -8,6 +8,7 @@ ValueError for a wrong value, NativeError (a ValueError) when C refuses input.
 from __future__ import annotations
 
 import struct
+import threading
 from array import array
 from collections.abc import Sequence
 from functools import partial
@@ -33,10 +34,14 @@ _is_not_none = partial(is_not, None)
 _INFO_STRUCT = struct.Struct("=14q")
 assert _INFO_STRUCT.size == ffi.sizeof("rl_batch_info")
 _SCAN_CHUNK = 1024  # batch slots per C call; more batches take more calls
+# Per-thread buffers the C functions write into, reused from call to call.
+_local = threading.local()
 
 
 def _bytes_arg(data: object) -> object:
     """A cffi view of ``data``'s bytes (no copy); TypeError/ValueError as the twins raise."""
+    if type(data) is bytes:
+        return data  # cffi passes bytes to `const uint8_t *` without a copy
     if isinstance(data, str):
         raise TypeError("expected a bytes-like object, got str")
     try:
@@ -66,6 +71,8 @@ def crc32c(data: bytes | bytearray | memoryview, crc: int = 0) -> int:
         raise TypeError(f"crc must be an int, got {type(crc).__name__}")
     if not 0 <= crc <= 0xFFFFFFFF:
         raise ValueError(f"crc={crc} out of range [0, 4294967295]")
+    if type(data) is bytes:
+        return lib.rl_crc32c(crc, data, len(data))
     buf = _bytes_arg(data)
     return lib.rl_crc32c(crc, buf, len(buf))
 
@@ -89,7 +96,9 @@ def scan_batches(
     if limit == 0 or end == 0:
         return ScanResult(batches, 0, None)
     state = _new("rl_scan_state *")
-    slots = _new_raw("rl_batch_info[]", min(limit, _SCAN_CHUNK))
+    slots = getattr(_local, "slots", None)
+    if slots is None:
+        slots = _local.slots = _new_raw("rl_batch_info[]", _SCAN_CHUNK)
     strict_flag = 1 if strict else 0
     pos = 0
     while True:
@@ -137,17 +146,57 @@ def offset_index_lookup(
 ) -> int:
     """Slot of the last offset-index entry (>I rel offset, >I position) with rel offset <= target; -1 if none."""
     view = _bytes_arg(buf)
-    check_int("n_entries", n_entries, 0, len(view) // 8)
-    check_int("target_relative_offset", target_relative_offset, INT64_MIN, INT64_MAX)
+    if (
+        type(n_entries) is not int
+        or type(target_relative_offset) is not int
+        or not 0 <= n_entries <= len(view) >> 3
+        or not INT64_MIN <= target_relative_offset <= INT64_MAX
+    ):  # one cheap test on the hot path; the precise error from check_int
+        check_int("n_entries", n_entries, 0, len(view) // 8)
+        check_int("target_relative_offset", target_relative_offset, INT64_MIN, INT64_MAX)
     return lib.rl_offset_index_lookup(view, n_entries, target_relative_offset)
 
 
 def time_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int) -> int:
     """Slot of the last time-index entry (>q timestamp, >I rel offset) with timestamp <= target; -1 if none."""
     view = _bytes_arg(buf)
-    check_int("n_entries", n_entries, 0, len(view) // 12)
-    check_int("target_timestamp", target_timestamp, INT64_MIN, INT64_MAX)
+    if (
+        type(n_entries) is not int
+        or type(target_timestamp) is not int
+        or not 0 <= n_entries <= len(view) // 12
+        or not INT64_MIN <= target_timestamp <= INT64_MAX
+    ):
+        check_int("n_entries", n_entries, 0, len(view) // 12)
+        check_int("target_timestamp", target_timestamp, INT64_MIN, INT64_MAX)
     return lib.rl_time_index_lookup(view, n_entries, target_timestamp)
+
+
+_SCRATCH_KEEP = 8 * 1024 * 1024  # larger outputs get a buffer of their own
+# Records per C call: the temporary blobs of a chunk stay small enough for
+# malloc to recycle them from call to call.
+_ENCODE_CHUNK = 1024
+
+
+def _scratch(size: int) -> object:
+    """A per-thread output buffer reused across calls.
+
+    A fresh buffer per call would make malloc hand pages back to the kernel and
+    fault them in again on the next call, which costs more than the encoding.
+    """
+    buf = getattr(_local, "buf", None)
+    if buf is not None and len(buf) >= size:
+        return buf
+    buf = _new_raw("uint8_t[]", max(size, 256 * 1024))
+    if size <= _SCRATCH_KEEP:
+        _local.buf = buf
+    return buf
+
+
+def _grow(buf: object, used: int, size: int) -> object:
+    """A larger scratch buffer holding the first ``used`` bytes of ``buf``."""
+    bigger = _scratch(max(size, 2 * len(buf)))
+    ffi.memmove(bigger, buf, used)
+    return bigger
 
 
 def _column(name: str, items: Sequence) -> tuple[bytes, array]:
@@ -159,7 +208,8 @@ def _column(name: str, items: Sequence) -> tuple[bytes, array]:
     """
     try:
         try:
-            return b"".join(items), array("i", map(len, items))
+            # array() from a list is faster than from an iterator
+            return b"".join(items), array("i", list(map(len, items)))
         except TypeError:
             pass  # None among the items (or a wrong type, reported below)
         try:
@@ -227,15 +277,32 @@ def encode_records(
     if offset_delta_start + n - 1 > INT32_MAX:
         raise ValueError("offset deltas overflow a signed 32-bit integer")
 
+    out = _scratch(0)
+    written = 0
+    for lo in range(0, n, _ENCODE_CHUNK):
+        hi = min(lo + _ENCODE_CHUNK, n)
+        chunk = columns if hi - lo == n else {name: seq[lo:hi] for name, seq in columns.items()}
+        out, written = _encode_chunk(
+            chunk, deltas if deltas == ffi.NULL else deltas + lo, offset_delta_start + lo, out, written
+        )
+    return _buffer(out, written)[:]
+
+
+def _encode_chunk(
+    columns: dict[str, Sequence], deltas: object, offset_delta: int, out: object, written: int
+) -> tuple[object, int]:
+    """Encode one chunk of records after the ``written`` bytes of ``out``; returns (out, written)."""
+    n = len(columns["values"])
     for attempt in range(2):
         blobs = {name: _column(name, seq) for name, seq in columns.items()}
         vblob, vlens = blobs["values"]
         kblob, klens = blobs.get("keys", (b"", None))
         hblob, hlens = blobs.get("headers", (b"", None))
         bound = 32 * n + len(vblob) + len(kblob) + len(hblob)  # 32 = every varint at its widest
-        out = _new_raw("uint8_t[]", bound)
-        written = lib.rl_encode_records(
-            out,
+        if written + bound > len(out):
+            out = _grow(out, written, written + bound)
+        code = lib.rl_encode_records(
+            out + written,
             bound,
             n,
             vblob,
@@ -248,14 +315,14 @@ def encode_records(
             hblob,
             len(hblob),
             ffi.NULL if hlens is None else _from_buffer("int32_t[]", hlens),
-            offset_delta_start,
+            offset_delta,
         )
-        if written >= 0:
-            return _buffer(out, written)[:]
-        if written == lib.RL_ENCODE_BAD_LENGTHS and attempt == 0:
+        if code >= 0:
+            return out, written + code
+        if code == lib.RL_ENCODE_BAD_LENGTHS and attempt == 0:
             columns = {name: _normalised(name, seq) for name, seq in columns.items()}
             continue
         break
-    if written == lib.RL_ENCODE_TOO_LONG:
+    if code == lib.RL_ENCODE_TOO_LONG:
         raise NativeError("record longer than 2**31 - 1 bytes")
-    raise NativeError(f"record encoder failed (code {written})")
+    raise NativeError(f"record encoder failed (code {code})")

@@ -109,6 +109,18 @@ def test_many_records_with_nulls_in_every_column() -> None:
     both_encode(values, keys, range(0, 10 * n, 10), headers, 100)
 
 
+@pytest.mark.parametrize("value_size", [10, 1000, 3000])
+def test_several_chunks_and_growing_output(value_size: int) -> None:
+    n = 3000  # the wrapper encodes 1024 records per C call
+    values: list[object] = [bytes([i % 251]) * (value_size + i % 7) for i in range(n)]
+    values[2500] = array.array("h", [1, 2, 3])  # wider items, in a later chunk
+    values[1030] = None
+    deltas = [i * 1000 - 5 for i in range(n)]
+    ours = native.encode_records(values, timestamp_deltas=deltas, offset_delta_start=7)
+    plain = [v.tobytes() if isinstance(v, array.array) else v for v in values]
+    assert ours == twins.encode_records(plain, timestamp_deltas=deltas, offset_delta_start=7)
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "error"),
     [
