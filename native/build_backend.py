@@ -10,7 +10,10 @@ build a plain ``pip install`` with no setup.py and no manual step.
 from __future__ import annotations
 
 import os
+import shlex
+import shutil
 import sys
+import sysconfig
 
 from setuptools import build_meta as _setuptools
 
@@ -29,12 +32,34 @@ def _generate() -> None:
     ffi_build.emit()
 
 
+def _check_toolchain() -> None:
+    """Fail with one clear message, before setuptools' own, when C cannot be compiled."""
+    if os.name == "nt":  # MSVC is found by setuptools itself
+        return
+    compiler = os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    program = shlex.split(compiler)[0]
+    problem = None
+    if shutil.which(program) is None:
+        problem = f"no C compiler: {program!r} was not found (set CC, or install gcc or clang)"
+    elif not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+        problem = "the Python development headers (Python.h) are missing"
+    if problem:
+        message = (
+            f"Rillet's native core (native/) is C and must be compiled at install time: {problem}. "
+            "On Debian/Ubuntu: apt-get install build-essential python3-dev."
+        )
+        print(f"error: {message}", file=sys.stderr)
+        raise RuntimeError(message)
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):  # type: ignore[no-untyped-def]
+    _check_toolchain()
     _generate()
     return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
 
 
 def build_editable(wheel_directory, config_settings=None, metadata_directory=None):  # type: ignore[no-untyped-def]
+    _check_toolchain()
     _generate()
     return _setuptools.build_editable(wheel_directory, config_settings, metadata_directory)
 
