@@ -35,11 +35,18 @@ def best_seconds(function: Callable[[], object], rounds: int, min_time: float = 
 
 def kafka_python_batch(values: list[bytes]) -> bytes:
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=0, is_transactional=0, producer_id=-1, producer_epoch=-1,
-        base_sequence=-1, batch_size=1 << 30,
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 30,
     )
     for offset, value in enumerate(values):
-        builder.append(offset, timestamp=1_700_000_000_000 + offset, key=None, value=value, headers=[])
+        builder.append(
+            offset, timestamp=1_700_000_000_000 + offset, key=None, value=value, headers=[]
+        )
     return bytes(builder.build())
 
 
@@ -47,14 +54,21 @@ def bench_crc(rounds: int) -> list[tuple[str, str]]:
     data = os.urandom(MIB)
     rows = []
     for name, function in (
-        ("native.crc32c" + (" (SSE4.2)" if native.HARDWARE_CRC else " (table)"), lambda: native.crc32c(data)),
+        (
+            "native.crc32c" + (" (SSE4.2)" if native.HARDWARE_CRC else " (table)"),
+            lambda: native.crc32c(data),
+        ),
         ("crc32c package", lambda: crc32c_package.crc32c(data)),
         ("native table fallback (slicing-by-8)", lambda: lib.rl_crc32c_sw(0, data, MIB)),
     ):
-        rows.append((f"CRC-32C 1 MiB, {name}", f"{MIB / best_seconds(function, rounds) / 1e9:.2f} GB/s"))
+        rows.append(
+            (f"CRC-32C 1 MiB, {name}", f"{MIB / best_seconds(function, rounds) / 1e9:.2f} GB/s")
+        )
     small = os.urandom(1000)
     seconds = best_seconds(lambda: native.crc32c(small), rounds)
-    rows.append(("CRC-32C 1000 B, native.crc32c (call overhead included)", f"{seconds * 1e9:.0f} ns/call"))
+    rows.append(
+        ("CRC-32C 1000 B, native.crc32c (call overhead included)", f"{seconds * 1e9:.0f} ns/call")
+    )
     return rows
 
 
@@ -66,11 +80,13 @@ def bench_scan(rounds: int) -> list[tuple[str, str]]:
         result = native.scan_batches(buf)
         assert result.error is None and result.valid_bytes == len(buf)
         seconds = best_seconds(lambda: native.scan_batches(buf), rounds)
-        rows.append((
-            f"scan_batches {len(buf) / MIB:.2f} MiB, {per_batch} x {VALUE_SIZE} B records/batch "
-            f"({len(result.batches)} batches)",
-            f"{len(buf) / seconds / 1e6:,.0f} MB/s",
-        ))
+        rows.append(
+            (
+                f"scan_batches {len(buf) / MIB:.2f} MiB, {per_batch} x {VALUE_SIZE} B records/batch "
+                f"({len(result.batches)} batches)",
+                f"{len(buf) / seconds / 1e6:,.0f} MB/s",
+            )
+        )
     return rows
 
 
@@ -85,30 +101,52 @@ def bench_encode(rounds: int) -> list[tuple[str, str]]:
             ("keys + timestamp deltas", lambda: native.encode_records(values, keys, deltas)),
         ):
             seconds = best_seconds(call, rounds)
-            rows.append((f"encode_records {n} x {VALUE_SIZE} B, {label}", f"{n / seconds:,.0f} records/s"))
+            rows.append(
+                (f"encode_records {n} x {VALUE_SIZE} B, {label}", f"{n / seconds:,.0f} records/s")
+            )
         with_none = list(values)
         with_none[n // 2] = None
         seconds = best_seconds(lambda: native.encode_records(with_none), rounds)
-        rows.append((f"encode_records {n} x {VALUE_SIZE} B, one null value", f"{n / seconds:,.0f} records/s"))
+        rows.append(
+            (
+                f"encode_records {n} x {VALUE_SIZE} B, one null value",
+                f"{n / seconds:,.0f} records/s",
+            )
+        )
     values = [os.urandom(VALUE_SIZE) for _ in range(1000)]
     seconds = best_seconds(lambda: kafka_python_batch(values), rounds)
-    rows.append((f"kafka-python DefaultRecordBatchBuilder 1000 x {VALUE_SIZE} B (append + build)",
-                 f"{1000 / seconds:,.0f} records/s"))
+    rows.append(
+        (
+            f"kafka-python DefaultRecordBatchBuilder 1000 x {VALUE_SIZE} B (append + build)",
+            f"{1000 / seconds:,.0f} records/s",
+        )
+    )
     return rows
 
 
 def bench_index(rounds: int) -> list[tuple[str, str]]:
     n = 100_000
-    offset_index = b"".join((i * 40).to_bytes(4, "big") + (i * 4096).to_bytes(4, "big") for i in range(n))
-    time_index = b"".join((1_700_000_000_000 + i).to_bytes(8, "big") + i.to_bytes(4, "big") for i in range(n))
-    return [
-        ("offset_index_lookup, 100k entries, cold part",
-         f"{best_seconds(lambda: native.offset_index_lookup(offset_index, n, 1_234_567), rounds) * 1e9:.0f} ns"),
-        ("offset_index_lookup, 100k entries, warm tail",
-         f"{best_seconds(lambda: native.offset_index_lookup(offset_index, n, 40 * n - 7), rounds) * 1e9:.0f} ns"),
-        ("time_index_lookup, 100k entries",
-         f"{best_seconds(lambda: native.time_index_lookup(time_index, n, 1_700_000_012_345), rounds) * 1e9:.0f} ns"),
+    offset_index = b"".join(
+        (i * 40).to_bytes(4, "big") + (i * 4096).to_bytes(4, "big") for i in range(n)
+    )
+    time_index = b"".join(
+        (1_700_000_000_000 + i).to_bytes(8, "big") + i.to_bytes(4, "big") for i in range(n)
+    )
+    cases = [
+        (
+            "offset_index_lookup, 100k entries, cold part",
+            lambda: native.offset_index_lookup(offset_index, n, 1_234_567),
+        ),
+        (
+            "offset_index_lookup, 100k entries, warm tail",
+            lambda: native.offset_index_lookup(offset_index, n, 40 * n - 7),
+        ),
+        (
+            "time_index_lookup, 100k entries",
+            lambda: native.time_index_lookup(time_index, n, 1_700_000_012_345),
+        ),
     ]
+    return [(name, f"{best_seconds(call, rounds) * 1e9:.0f} ns/lookup") for name, call in cases]
 
 
 def main() -> None:

@@ -61,7 +61,9 @@ def _writable_bytes_arg(data: object) -> object:
         raise TypeError(f"expected a writable buffer, got {type(data).__name__}") from None
     except BufferError:
         if memoryview(data).readonly:  # type: ignore[arg-type]
-            raise TypeError(f"expected a writable buffer, got read-only {type(data).__name__}") from None
+            raise TypeError(
+                f"expected a writable buffer, got read-only {type(data).__name__}"
+            ) from None
         raise ValueError("buffer must be C-contiguous") from None
 
 
@@ -144,7 +146,10 @@ def assign_offsets(buf: bytearray | memoryview, first_offset: int, leader_epoch:
 def offset_index_lookup(
     buf: bytes | bytearray | memoryview, n_entries: int, target_relative_offset: int
 ) -> int:
-    """Slot of the last offset-index entry (>I rel offset, >I position) with rel offset <= target; -1 if none."""
+    """Slot of the last offset-index entry with relative offset <= target; -1 if none.
+
+    Entries are 8 bytes, big-endian: relative offset u32, file position u32.
+    """
     view = _bytes_arg(buf)
     if (
         type(n_entries) is not int
@@ -157,8 +162,13 @@ def offset_index_lookup(
     return lib.rl_offset_index_lookup(view, n_entries, target_relative_offset)
 
 
-def time_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int) -> int:
-    """Slot of the last time-index entry (>q timestamp, >I rel offset) with timestamp <= target; -1 if none."""
+def time_index_lookup(
+    buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int
+) -> int:
+    """Slot of the last time-index entry with timestamp <= target; -1 if none.
+
+    Entries are 12 bytes, big-endian: timestamp i64, relative offset u32.
+    """
     view = _bytes_arg(buf)
     if (
         type(n_entries) is not int
@@ -283,7 +293,11 @@ def encode_records(
         hi = min(lo + _ENCODE_CHUNK, n)
         chunk = columns if hi - lo == n else {name: seq[lo:hi] for name, seq in columns.items()}
         out, written = _encode_chunk(
-            chunk, deltas if deltas == ffi.NULL else deltas + lo, offset_delta_start + lo, out, written
+            chunk,
+            deltas if deltas == ffi.NULL else deltas + lo,
+            offset_delta_start + lo,
+            out,
+            written,
         )
     return _buffer(out, written)[:]
 

@@ -240,8 +240,13 @@ def _check_index(buf: object, n_entries: int, entry_size: int) -> memoryview:
     return view
 
 
-def offset_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, target_relative_offset: int) -> int:
-    """Slot of the last offset-index entry (>I rel offset, >I position) with rel offset <= target; -1 if none."""
+def offset_index_lookup(
+    buf: bytes | bytearray | memoryview, n_entries: int, target_relative_offset: int
+) -> int:
+    """Slot of the last offset-index entry with relative offset <= target; -1 if none.
+
+    Entries are 8 bytes, big-endian: relative offset u32, file position u32.
+    """
     view = _check_index(buf, n_entries, _OFFSET_ENTRY.size)
     target = check_int("target_relative_offset", target_relative_offset, INT64_MIN, INT64_MAX)
     return _last_at_most(
@@ -249,8 +254,13 @@ def offset_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, tar
     )
 
 
-def time_index_lookup(buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int) -> int:
-    """Slot of the last time-index entry (>q timestamp, >I rel offset) with timestamp <= target; -1 if none."""
+def time_index_lookup(
+    buf: bytes | bytearray | memoryview, n_entries: int, target_timestamp: int
+) -> int:
+    """Slot of the last time-index entry with timestamp <= target; -1 if none.
+
+    Entries are 12 bytes, big-endian: timestamp i64, relative offset u32.
+    """
     view = _check_index(buf, n_entries, _TIME_ENTRY.size)
     target = check_int("target_timestamp", target_timestamp, INT64_MIN, INT64_MAX)
     return _last_at_most(

@@ -35,10 +35,19 @@ def make_batch(
     """A batch v2 around opaque ``records`` bytes, its CRC from the crc32c package."""
     if last_offset_delta is None:
         last_offset_delta = record_count - 1
-    body = _BODY.pack(
-        attributes, last_offset_delta, base_timestamp, max_timestamp, producer_id,
-        producer_epoch, base_sequence, record_count,
-    ) + records
+    body = (
+        _BODY.pack(
+            attributes,
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            record_count,
+        )
+        + records
+    )
     crc = reference.crc32c(body)
     return _PREFIX.pack(base_offset, 9 + len(body), epoch, magic, crc) + body
 
@@ -46,13 +55,22 @@ def make_batch(
 def kafka_python_batch(n_records: int, value_size: int = 100, **kwargs: int) -> bytes:
     """A batch from kafka-python's builder: an independent source of real batches."""
     builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=0, is_transactional=0, producer_id=kwargs.get("producer_id", -1),
-        producer_epoch=kwargs.get("producer_epoch", -1), base_sequence=kwargs.get("base_sequence", -1),
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=kwargs.get("producer_id", -1),
+        producer_epoch=kwargs.get("producer_epoch", -1),
+        base_sequence=kwargs.get("base_sequence", -1),
         batch_size=1 << 24,
     )
     for i in range(n_records):
-        builder.append(i, timestamp=1_700_000_000_000 + i, key=b"k%d" % i,
-                       value=bytes([i % 256]) * value_size, headers=[("h", b"v")])
+        builder.append(
+            i,
+            timestamp=1_700_000_000_000 + i,
+            key=b"k%d" % i,
+            value=bytes([i % 256]) * value_size,
+            headers=[("h", b"v")],
+        )
     return bytes(builder.build())
 
 
@@ -72,10 +90,17 @@ def batches(draw: st.DrawFn, lax_counts: bool = False, min_delta: int = -1) -> b
     count = draw(st.integers(0 if lax_counts else 1, 50))
     delta = draw(st.integers(max(count - 1, min_delta), count + 5)) if lax_counts else count - 1
     return make_batch(
-        draw(st.binary(max_size=300)), count, delta,
-        base_offset=draw(i64), epoch=draw(i32), attributes=draw(i16),
-        base_timestamp=draw(i64), max_timestamp=draw(i64), producer_id=draw(i64),
-        producer_epoch=draw(i16), base_sequence=draw(i32),
+        draw(st.binary(max_size=300)),
+        count,
+        delta,
+        base_offset=draw(i64),
+        epoch=draw(i32),
+        attributes=draw(i16),
+        base_timestamp=draw(i64),
+        max_timestamp=draw(i64),
+        producer_id=draw(i64),
+        producer_epoch=draw(i16),
+        base_sequence=draw(i32),
     )
 
 
@@ -92,7 +117,9 @@ def damaged(draw: st.DrawFn) -> bytes:
     elif buf and kind == "field":  # a header field set to a boundary value
         at = draw(st.sampled_from([8, 16, 23, 57]))
         if at < len(buf) - 4:
-            buf[at : at + 4] = struct.pack(">i", draw(st.sampled_from([-1, 0, 1, 48, 49, 2**31 - 1])))
+            buf[at : at + 4] = struct.pack(
+                ">i", draw(st.sampled_from([-1, 0, 1, 48, 49, 2**31 - 1]))
+            )
     return bytes(buf)
 
 
@@ -115,23 +142,54 @@ def test_scan_reports_every_header_field(parts: list[bytes]) -> None:
     position = 0
     for part, info in zip(parts, result.batches, strict=True):
         fields = _PREFIX.unpack_from(part) + _BODY.unpack_from(part, _PREFIX.size)
-        (base_offset, length, epoch, magic, crc, attributes, delta, base_ts, max_ts, pid, pepoch,
-         seq, count) = fields
-        assert info == (position, 12 + length, base_offset, delta, epoch, magic, crc, attributes,
-                        base_ts, max_ts, pid, pepoch, seq, count)
+        (
+            base_offset,
+            length,
+            epoch,
+            magic,
+            crc,
+            attributes,
+            delta,
+            base_ts,
+            max_ts,
+            pid,
+            pepoch,
+            seq,
+            count,
+        ) = fields
+        assert info == (
+            position,
+            12 + length,
+            base_offset,
+            delta,
+            epoch,
+            magic,
+            crc,
+            attributes,
+            base_ts,
+            max_ts,
+            pid,
+            pepoch,
+            seq,
+            count,
+        )
         assert info.last_offset == base_offset + delta
         position += len(part)
 
 
 def test_real_batches_from_kafka_python() -> None:
-    parts = [kafka_python_batch(n, producer_id=7, producer_epoch=1, base_sequence=3) for n in (1, 3, 100)]
+    parts = [
+        kafka_python_batch(n, producer_id=7, producer_epoch=1, base_sequence=3) for n in (1, 3, 100)
+    ]
     buf = b"".join(parts)
     for view in (buf, bytearray(buf), memoryview(b"xx" + buf)[2:]):
         result = both_scan(view)
         assert result.error is None
         assert [b.record_count for b in result.batches] == [1, 3, 100]
         assert [b.size for b in result.batches] == [len(p) for p in parts]
-        assert {(b.producer_id, b.producer_epoch, b.base_sequence) for b in result.batches} == {(7, 1, 3)}
+        assert {(b.producer_id, b.producer_epoch, b.base_sequence) for b in result.batches} == {
+            (7, 1, 3)
+        }
 
 
 def test_many_batches_span_several_c_calls() -> None:

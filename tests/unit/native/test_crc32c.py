@@ -16,8 +16,37 @@ from native._rillet import lib
 
 MIB = 1 << 20
 # Around the word size and the three-stream block boundaries (3 x 256, 3 x 8192).
-EDGE_SIZES = [0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 255, 256, 257, 767, 768, 769, 1000, 4095,
-              8191, 8192, 8193, 24575, 24576, 24577, 49152 + 771, 65537, MIB - 1, MIB]
+EDGE_SIZES = [
+    0,
+    1,
+    2,
+    3,
+    7,
+    8,
+    9,
+    15,
+    16,
+    17,
+    63,
+    255,
+    256,
+    257,
+    767,
+    768,
+    769,
+    1000,
+    4095,
+    8191,
+    8192,
+    8193,
+    24575,
+    24576,
+    24577,
+    49152 + 771,
+    65537,
+    MIB - 1,
+    MIB,
+]
 
 
 def software(data: bytes, crc: int = 0) -> int:

@@ -13,7 +13,9 @@ import native
 from native import NativeError, twins
 
 optional_bytes = st.none() | st.binary(max_size=200)
-header_lists = st.lists(st.tuples(st.text(max_size=10), st.none() | st.binary(max_size=20)), max_size=3)
+header_lists = st.lists(
+    st.tuples(st.text(max_size=10), st.none() | st.binary(max_size=20)), max_size=3
+)
 
 
 def varint(value: int) -> bytes:
@@ -53,29 +55,50 @@ def test_agrees_with_twin(values, data, with_keys, with_deltas, with_headers, st
     n = len(values)
     fixed = st.lists(optional_bytes, min_size=n, max_size=n)
     keys = data.draw(fixed) if with_keys else None
-    deltas = data.draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n)) if with_deltas else None
+    deltas = (
+        data.draw(st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n))
+        if with_deltas
+        else None
+    )
     headers = None
     if with_headers:
-        headers = [None if h is None else header_section(h) for h in data.draw(
-            st.lists(st.none() | header_lists, min_size=n, max_size=n))]
+        headers = [
+            None if h is None else header_section(h)
+            for h in data.draw(st.lists(st.none() | header_lists, min_size=n, max_size=n))
+        ]
     both_encode(values, keys, deltas, headers, start)
-    both_encode(tuple(values), keys=keys, timestamp_deltas=deltas, headers=headers, offset_delta_start=start)
+    both_encode(
+        tuple(values), keys=keys, timestamp_deltas=deltas, headers=headers, offset_delta_start=start
+    )
 
 
 @given(
-    records=st.lists(st.tuples(optional_bytes, optional_bytes, st.integers(0, 10**9), header_lists),
-                     min_size=1, max_size=15),
+    records=st.lists(
+        st.tuples(optional_bytes, optional_bytes, st.integers(0, 10**9), header_lists),
+        min_size=1,
+        max_size=15,
+    ),
     first_timestamp=st.integers(0, 2**50),
 )
 def test_matches_kafka_python(records, first_timestamp) -> None:  # type: ignore[no-untyped-def]
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
-                                        batch_size=1 << 24)
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 24,
+    )
     for offset, (key, value, delta, headers) in enumerate(records):
-        builder.append(offset, timestamp=first_timestamp + delta, key=key, value=value, headers=headers)
+        builder.append(
+            offset, timestamp=first_timestamp + delta, key=key, value=value, headers=headers
+        )
     built = bytes(builder.build())
     keys, values, deltas, headers = zip(*records, strict=True)
-    relative = [d - deltas[0] for d in deltas]  # kafka-python's base timestamp is the first record's
+    relative = [
+        d - deltas[0] for d in deltas
+    ]  # kafka-python's base timestamp is the first record's
     ours = both_encode(list(values), list(keys), relative, [header_section(h) for h in headers])
     assert ours == built[61:]
 
@@ -84,7 +107,9 @@ def test_known_encoding() -> None:
     # length 8: attributes 0, ts delta 1 -> 02, offset delta 0 -> 00, null key -> 01,
     # value "ab" -> 04 61 62, no headers -> 00
     assert both_encode([b"ab"], timestamp_deltas=[1]) == bytes.fromhex("10 00 02 00 01 04 6162 00")
-    assert both_encode([None], [b""]) == bytes.fromhex("0c 00 00 00 00 01 00")  # empty key, null value
+    assert both_encode([None], [b""]) == bytes.fromhex(
+        "0c 00 00 00 00 01 00"
+    )  # empty key, null value
     assert both_encode([]) == b""
 
 
@@ -96,7 +121,8 @@ def test_column_kinds() -> None:
     # wider items: read as their raw bytes, like any other buffer
     ints = array.array("i", [1, 2, 3])
     assert both_encode([ints, None, b"z"], [None, ints, None]) == twins.encode_records(
-        [ints.tobytes(), None, b"z"], [None, ints.tobytes(), None])
+        [ints.tobytes(), None, b"z"], [None, ints.tobytes(), None]
+    )
     assert both_encode([b"v"] * 3, timestamp_deltas=array.array("q", [5, 6, 7]))
     assert both_encode([b"v"] * 3, timestamp_deltas=range(3), headers=[b"", None, b"\x00"])
 

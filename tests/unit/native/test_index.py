@@ -45,8 +45,10 @@ sizes = st.sampled_from([0, 1, 2, 3, 100, 681, 682, 683, 684, 1023, 1024, 1025, 
 def test_offset_index(n: int, data: st.DataObject, spare: int, seed: int) -> None:
     keys = random_keys(n, 0, 2**32 - 1, seed)
     buf = offset_index(keys, spare)
-    candidates = [data.draw(st.integers(-5, 2**32 + 5)), *(data.draw(st.sampled_from(keys)) + d
-                  for d in (-1, 0, 1) if keys)]
+    candidates = [
+        data.draw(st.integers(-5, 2**32 + 5)),
+        *(data.draw(st.sampled_from(keys)) + d for d in (-1, 0, 1) if keys),
+    ]
     for target in candidates:
         slot = native.offset_index_lookup(buf, n, target)
         assert slot == twins.offset_index_lookup(buf, n, target) == expected(keys, target)
@@ -56,8 +58,14 @@ def test_offset_index(n: int, data: st.DataObject, spare: int, seed: int) -> Non
 def test_time_index(n: int, data: st.DataObject, seed: int) -> None:
     keys = random_keys(n, -(2**63), 2**63 - 1, seed)
     buf = time_index(keys, data.draw(st.integers(0, 3)))
-    candidates = [data.draw(i64), *(min(max(data.draw(st.sampled_from(keys)) + d, -(2**63)), 2**63 - 1)
-                                   for d in (-1, 0, 1) if keys)]
+    candidates = [
+        data.draw(i64),
+        *(
+            min(max(data.draw(st.sampled_from(keys)) + d, -(2**63)), 2**63 - 1)
+            for d in (-1, 0, 1)
+            if keys
+        ),
+    ]
     for target in candidates:
         slot = native.time_index_lookup(memoryview(buf), n, target)
         assert slot == twins.time_index_lookup(buf, n, target) == expected(keys, target)
