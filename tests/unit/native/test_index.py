@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import mmap
 import random
 import struct
 
@@ -100,3 +101,15 @@ def test_bad_arguments(lookup: str) -> None:
         with pytest.raises(ValueError):
             function(bytes(24), 1, 2**63)
         assert function(bytes(24), 0, 0) == -1
+
+
+def test_lookup_over_an_mmap() -> None:
+    keys = list(range(0, 30_000, 10))
+    raw = offset_index(keys, spare=100)
+    with mmap.mmap(-1, len(raw)) as mapped:  # as the storage maps preallocated index files
+        mapped[:] = raw
+        for target in (-1, 0, 9, 10, 29_990, 10**6):
+            want = expected(keys, target)
+            assert native.offset_index_lookup(mapped, len(keys), target) == want
+            assert native.offset_index_lookup(memoryview(mapped), len(keys), target) == want
+            assert twins.offset_index_lookup(mapped, len(keys), target) == want
