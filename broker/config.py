@@ -474,3 +474,12 @@ def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> Broke
         key, value = parse_override(text)
         values[key] = value
     return build_config(values)
+
+
+def markdown_table() -> str:
+    """The README's configuration table, generated from the declarations."""
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for info in describe_keys():
+        default = f"`{info.default}`" if info.default else "(empty)"
+        lines.append(f"| `{info.name}` | {info.type} | {default} | {info.doc} |")
+    return "\n".join(lines) + "\n"
