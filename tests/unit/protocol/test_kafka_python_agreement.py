@@ -7,13 +7,10 @@ header included), and our decoder must read kafka-python's bytes back to the sam
 
 from __future__ import annotations
 
-import importlib
-import inspect
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from kafka.protocol.api_message import ApiMessage
 from kafka.protocol.schemas.fields.codecs.types import BitField
 
 from client.protocol import (
@@ -24,39 +21,14 @@ from client.protocol import (
     encode_request,
     encode_response,
 )
+from unit.protocol.kafka_python_twins import KP
 from unit.protocol.schema_bodies import api_versions, body_strategy, message_struct
 
-_MODULES = (
-    "kafka.protocol.metadata",
-    "kafka.protocol.consumer",
-    "kafka.protocol.producer",
-    "kafka.protocol.admin",
-    "kafka.protocol.sasl",
-)
 CLIENT_ID = "kafka-python-compat"
 CORRELATION_ID = 0x1234567
-
-
-def _kp_classes() -> dict[tuple[int, str], Any]:
-    found = {}
-    for name in _MODULES:
-        for obj in vars(importlib.import_module(name)).values():
-            if (
-                inspect.isclass(obj)
-                and issubclass(obj, ApiMessage)
-                and obj is not ApiMessage
-                and getattr(obj, "_json", None)
-            ):
-                found[(obj.API_KEY, obj.type)] = obj
-    return found
-
-
-KP = _kp_classes()
 CASES = list(api_versions())
 IDS = [f"{api.name.lower()}-v{version}" for api, version in CASES]
 EXAMPLES = max(4, settings.default.max_examples // 12)
-# kafka-python loads its message definitions through a deprecated importlib call.
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 def _as_bitfield(value: int) -> set[int] | None:
