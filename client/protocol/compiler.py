@@ -164,18 +164,38 @@ def _array_writer(t: Array, version: int, flexible: bool, nullable: bool) -> p.W
     return write
 
 
+def min_wire_size(t: FieldType, version: int, flexible: bool) -> int:
+    """The fewest bytes a value of type ``t`` can take on the wire (at least 1)."""
+    if isinstance(t, Struct):
+        regular, _ = _split(t, version, flexible)
+        size = sum(min_wire_size(f.type, version, flexible) for f in regular)
+        return max(1, size + (1 if flexible else 0))
+    if isinstance(t, Array) or t in ("bytes", "records"):
+        return 1 if flexible else 4
+    if t == "string":
+        return 1 if flexible else 2
+    if t == "uuid":
+        return 16
+    if t in SCALARS:
+        return struct.calcsize(">" + SCALARS[t])
+    return 1  # varints
+
+
 def _array_reader(t: Array, version: int, flexible: bool, nullable: bool) -> p.Reader:
     read_count = p.array_count_reader(flexible)
     elem = t.element
+    elem_size = min_wire_size(elem, version, flexible)
 
     def read_header(buf: memoryview, pos: int) -> tuple[int, int]:
         n, pos = read_count(buf, pos)
         if n < 0 and not (nullable and n == -1):
             raise RemoteProtocolError(f"invalid array length {n}")
-        # Every element takes at least one byte: a count above what remains is a lie.
-        if n > len(buf) - pos:
+        # Checked before any element is built: a count the remaining bytes cannot hold,
+        # even with every element at its smallest, is a lie.
+        if n * elem_size > len(buf) - pos:
             raise RemoteProtocolError(
-                f"array declares {n} elements but {len(buf) - pos} bytes remain in the frame"
+                f"array declares {n} elements of at least {elem_size} bytes but "
+                f"{len(buf) - pos} bytes remain in the frame"
             )
         return n, pos
 
