@@ -8,7 +8,6 @@ input; encoders raise LocalProtocolError when a body cannot be represented.
 from __future__ import annotations
 
 import struct
-from typing import Any
 
 from client.protocol import headers as h
 from client.protocol.api_keys import ApiKey
@@ -115,7 +114,9 @@ def encode_request(
     except ProtocolError:
         raise
     except _ENCODE_FAILURES as exc:
-        raise LocalProtocolError(f"cannot encode api {api_key} v{api_version} request: {exc}") from exc
+        raise LocalProtocolError(
+            f"cannot encode api {api_key} v{api_version} request: {exc}"
+        ) from exc
     _SIZE.pack_into(out, 0, len(out) - 4)
     return bytes(out)
 

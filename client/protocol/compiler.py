@@ -253,6 +253,10 @@ def _runs(regular: list[Field]) -> list[list[Field]]:
     return runs
 
 
+def _fixed_format(run: list[Field]) -> struct.Struct:
+    return struct.Struct(">" + "".join(SCALARS[f.type] for f in run))  # type: ignore[index]
+
+
 def _is_fixed_run(run: list[Field]) -> bool:
     t = run[0].type
     return isinstance(t, str) and t in SCALARS
@@ -264,7 +268,7 @@ def compile_encoder(st: Struct, version: int, flexible: bool) -> Encoder:
     steps: list[_Step] = []
     for run in _runs(regular):
         if _is_fixed_run(run):
-            packer = struct.Struct(">" + "".join(SCALARS[f.type] for f in run))  # type: ignore[index]
+            packer = _fixed_format(run)
             names = tuple(f.name for f in run)
             defaults = tuple(f.default_for(version) for f in run)
 
@@ -337,7 +341,7 @@ def compile_decoder(st: Struct, version: int, flexible: bool) -> Decoder:
     steps: list[_DStep] = []
     for run in _runs(regular):
         if _is_fixed_run(run):
-            unpacker = struct.Struct(">" + "".join(SCALARS[f.type] for f in run))  # type: ignore[index]
+            unpacker = _fixed_format(run)
             names = tuple(f.name for f in run)
 
             def fixed_step(
@@ -386,7 +390,7 @@ def _tag_section_reader(tagged: list[Field], version: int) -> _DStep:
         if count == 0:
             return pos
         if count > len(buf) - pos:
-            raise RemoteProtocolError(f"tag section declares {count} fields, too many for the frame")
+            raise RemoteProtocolError(f"tag section declares {count} fields, more than fit")
         last = -1
         for _ in range(count):
             tag, pos = p.read_uvarint(buf, pos)

@@ -88,7 +88,10 @@ def is_supported(api_key: int, api_version: int) -> bool:
 
 
 def request_header_version(api_key: ApiKey | int, api_version: int) -> int:
-    """Request header version: 2 for flexible requests, else 1 (v0 is ControlledShutdown v0 only)."""
+    """Request header version: 2 for flexible requests, else 1.
+
+    Header v0 (no client id) belongs to ControlledShutdown v0 only, which we do not speak.
+    """
     return 2 if is_flexible(api_key, api_version) else 1
 
 

@@ -97,7 +97,8 @@ PADDING = b"\x00" * 16384  # below the int16 string limit, so every case is a li
 HUGE_FRAMES = {
     "array of 2^31-1 topics": _prefix(ApiKey.METADATA, 1, False) + struct.pack(">i", 2**31 - 1),
     "compact array of 2^31-1 topics": _prefix(ApiKey.METADATA, 9, True) + b"\x80\x80\x80\x80\x08",
-    "array of 2^31-1 group names": _prefix(ApiKey.DELETE_GROUPS, 0, False) + struct.pack(">i", 2**31 - 1),
+    "array of 2^31-1 group names": _prefix(ApiKey.DELETE_GROUPS, 0, False)
+    + struct.pack(">i", 2**31 - 1),
     "bytes of 2^31-1": _prefix(ApiKey.SASL_AUTHENTICATE, 0, False) + struct.pack(">i", 2**31 - 1),
     "records of 2^31-1": _prefix(ApiKey.PRODUCE, 3, False)
     + struct.pack(">hhiih", -1, 1, 100, 1, 1) + b"t" + struct.pack(">iii", 1, 0, 2**31 - 1),

@@ -48,7 +48,11 @@ def to_kafka_python(cls: Any, body: dict, version: int) -> Any:
         if getattr(field, "_type", None) is BitField:
             value = _as_bitfield(value)
         elif field.is_struct_array():
-            value = None if value is None else [to_kafka_python(field.data_class, v, version) for v in value]
+            value = (
+                None
+                if value is None
+                else [to_kafka_python(field.data_class, v, version) for v in value]
+            )
         elif field.is_struct():
             value = None if value is None else to_kafka_python(field.data_class, value, version)
         kwargs[name] = value
