@@ -28,12 +28,13 @@ from client.records.batch import (
 from client.records.compression import Compression, compress
 from client.records.record import Header, encode_headers
 
-__all__ = ["build_batch"]
+__all__ = ["assemble_batch", "build_batch", "wall_clock_ms"]
 
 INT32_MAX = 2**31 - 1
 
 
-def _now_ms() -> int:
+def wall_clock_ms() -> int:
+    """Milliseconds since the epoch, the default record timestamp."""
     return time.time_ns() // 1_000_000
 
 
@@ -73,7 +74,7 @@ def build_batch(
     timestamp_type = TimestampType(timestamp_type)
 
     if timestamps is None:
-        now = _now_ms() if now_ms is None else now_ms
+        now = wall_clock_ms() if now_ms is None else now_ms
         base_timestamp = max_timestamp = now
         deltas = None
     else:
@@ -85,7 +86,7 @@ def build_batch(
         max_timestamp = max(timestamps)
         deltas = list(map(sub, timestamps, repeat(base_timestamp)))
     if timestamp_type is TimestampType.LOG_APPEND_TIME:
-        max_timestamp = _now_ms() if now_ms is None else now_ms
+        max_timestamp = wall_clock_ms() if now_ms is None else now_ms
 
     header_sections = None
     if headers is not None:
@@ -104,7 +105,7 @@ def build_batch(
     attributes = codec | (TIMESTAMP_TYPE_BIT if timestamp_type else 0)
     if transactional:
         attributes |= TRANSACTIONAL_BIT
-    return _assemble(
+    return assemble_batch(
         section,
         base_offset=base_offset,
         partition_leader_epoch=partition_leader_epoch,
@@ -119,7 +120,7 @@ def build_batch(
     )
 
 
-def _assemble(
+def assemble_batch(
     section: bytes,
     *,
     base_offset: int,
@@ -133,7 +134,10 @@ def _assemble(
     base_sequence: int,
     record_count: int,
 ) -> bytes:
-    """Header + ``section`` as one batch, CRC filled in."""
+    """A batch of header fields plus a records ``section`` (compressed if the codec bits say so).
+
+    batchLength and the CRC are computed here; ValueError if a field overflows its width.
+    """
     fields = (
         base_offset,
         HEADER_SIZE - LOG_OVERHEAD + len(section),

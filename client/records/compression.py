@@ -110,6 +110,8 @@ def decompress(codec: int, data: Buffer) -> bytes:
     try:
         if codec is Compression.NONE:
             return bytes(data)
+        if not len(data):
+            raise RecordsError("no data: even an empty input compresses to a few bytes")
         if codec is Compression.GZIP:
             return gzip.decompress(data)
         if codec is Compression.SNAPPY:

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import native
 from client.records.batch import CONTROL_BIT, TRANSACTIONAL_BIT
-from client.records.builder import _assemble, _now_ms
+from client.records.builder import assemble_batch, wall_clock_ms
 from client.records.errors import RecordsError
 from client.records.record import Record
 
@@ -56,14 +56,14 @@ def build_control_batch(
     number (baseSequence -1), as markers are not part of the producer's sequence.
     """
     kind = ControlType.COMMIT if commit else ControlType.ABORT
-    when = _now_ms() if timestamp is None else timestamp
+    when = wall_clock_ms() if timestamp is None else timestamp
     try:
         key = _KEY.pack(CONTROL_VERSION, kind)
         value = _VALUE.pack(CONTROL_VERSION, coordinator_epoch)
     except struct.error as exc:
         raise ValueError(f"control record field out of range: {exc}") from None
     section = native.encode_records([value], [key])
-    return _assemble(
+    return assemble_batch(
         section,
         base_offset=base_offset,
         partition_leader_epoch=partition_leader_epoch,

@@ -1,0 +1,44 @@
+"""murmur2 against the Java client's vectors and kafka-python's implementation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from kafka.partitioner.default import murmur2 as kafka_python_murmur2
+
+from client.records import murmur2, murmur2_partition
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (b"kafka", 0xD067CF64),
+        (b"giberish123456789", 0x8F552B0C),
+        (b"1234", 0x9FC97B14),
+        (b"", 0x106E08D9),
+    ],
+)
+def test_java_vectors(key: bytes, expected: int) -> None:
+    assert murmur2(key) == expected
+    assert murmur2_partition(key, 1000) == (expected & 0x7FFFFFFF) % 1000
+
+
+def test_agrees_with_kafka_python_on_random_keys() -> None:
+    rng = random.Random(2024)
+    for _ in range(2000):
+        key = rng.randbytes(rng.randrange(0, 80))
+        theirs = kafka_python_murmur2(key) & 0xFFFFFFFF
+        assert murmur2(key) == theirs, key
+        n = rng.randrange(1, 300)
+        assert murmur2_partition(key, n) == (theirs & 0x7FFFFFFF) % n
+
+
+def test_accepts_any_bytes_like() -> None:
+    key = b"some-key-of-odd-length"
+    assert murmur2(bytearray(key)) == murmur2(memoryview(key)) == murmur2(key)
+
+
+def test_partition_count_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        murmur2_partition(b"k", 0)
