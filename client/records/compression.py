@@ -147,16 +147,11 @@ def _snappy_decompress(view: memoryview) -> bytes:
 
 
 def _lz4_decompress(data: Buffer) -> bytes:
-    out, read, eof = _lz4_frame_decompress(data)
+    context = lz4.frame.create_decompression_context()
+    out, read, eof = lz4.frame.decompress_chunk(context, data)
     if not eof or read != len(data):
         raise RecordsError("lz4: truncated frame or trailing bytes")
     return out
-
-
-def _lz4_frame_decompress(data: Buffer) -> tuple[bytes, int, bool]:
-    context = lz4.frame.create_decompression_context()
-    out, read, eof = lz4.frame.decompress_chunk(context, data)
-    return out, read, eof
 
 
 def _zstd_decompress(data: Buffer) -> bytes:

@@ -1,6 +1,8 @@
-"""kafka-python driven as an oracle: build batches with its builder, read batches with its reader."""
+"""kafka-python as an oracle: batches built with its builder, batches read with its reader."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from kafka.record.default_records import ControlRecord, DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
@@ -62,5 +64,5 @@ def kp_read(buf: bytes) -> list[dict]:
     return batches
 
 
-def _record(r: object) -> Record:
-    return Record(r.offset, r.timestamp, r.key, r.value, list(r.headers))  # type: ignore[attr-defined]
+def _record(r: Any) -> Record:
+    return Record(r.offset, r.timestamp, r.key, r.value, list(r.headers))

@@ -1,4 +1,4 @@
-"""Invalid input: every damaged batch raises RecordsError, cut batches are handled as consumers do."""
+"""Invalid input: damaged batches raise RecordsError; cut batches are handled as consumers do."""
 
 from __future__ import annotations
 
