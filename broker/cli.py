@@ -67,7 +67,9 @@ def render(data: Any, console: Console | None = None) -> None:
         console.print(str(data), highlight=False, markup=False)
 
 
-def data_command(group: click.Group, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], click.Command]:
+def data_command(
+    group: click.Group, *args: Any, **kwargs: Any
+) -> Callable[[Callable[..., Any]], click.Command]:
     """Like `group.command(...)`, for a function that returns data for `render`."""
 
     def decorate(fn: Callable[..., Any]) -> click.Command:

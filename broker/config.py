@@ -307,7 +307,7 @@ class BrokerConfig:
         return _parse_host_port(self.metrics_listener)
 
     def topic_defaults(self) -> dict[str, Any]:
-        """Broker defaults under their topic-level Kafka names, for new topics and DescribeConfigs."""
+        """Broker defaults under topic-level Kafka names, for new topics and DescribeConfigs."""
         return {
             "segment.bytes": self.log_segment_bytes,
             "segment.ms": self.log_segment_ms,

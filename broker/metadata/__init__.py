@@ -31,7 +31,9 @@ async def open_store(config: BrokerConfig) -> MetadataStore:
     """Open the backend named by `metadata.store`."""
     if config.metadata_store == "local":
         return await LocalMetadataStore.open(config.metadata_dir)
-    raise ConfigError(f"metadata.store: the etcd backend is not available yet ({config.metadata_store})")
+    raise ConfigError(
+        f"metadata.store: the etcd backend is not available yet ({config.metadata_store})"
+    )
 
 
 __all__ = [

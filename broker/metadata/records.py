@@ -137,7 +137,9 @@ async def get_partition(
     return None if found is None else (PartitionState.from_json(found.value), found.version)
 
 
-async def list_partitions(store: MetadataStore, topic: str) -> dict[int, tuple[PartitionState, int]]:
+async def list_partitions(
+    store: MetadataStore, topic: str
+) -> dict[int, tuple[PartitionState, int]]:
     """Every partition state of a topic with its version, by partition index."""
     entries, _ = await store.list(f"{PARTITIONS_PREFIX}{topic}/")
     states = (

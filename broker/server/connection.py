@@ -175,7 +175,9 @@ class Connection:
         if self.close_reason is None:
             self.close_reason = reason
             if message is not None:
-                log.warning("closing connection %d from %s: %s", self.info.id, self.info.peer, message)
+                log.warning(
+                    "closing connection %d from %s: %s", self.info.id, self.info.peer, message
+                )
         assert self._nursery is not None
         self._nursery.cancel_scope.cancel()
 

@@ -130,7 +130,9 @@ def _fill(level: Level, items: Any, code: int) -> list[Any]:
     return out
 
 
-def error_response_body(api_key: int, api_version: int, request: dict[str, Any], code: int) -> dict[str, Any] | None:
+def error_response_body(
+    api_key: int, api_version: int, request: dict[str, Any], code: int
+) -> dict[str, Any] | None:
     """A response body answering every topic/partition of `request` with `code`, or None when
     the API has no place for an error."""
     shape = _SHAPES.get(api_key)

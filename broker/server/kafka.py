@@ -40,7 +40,8 @@ from client.protocol import (
 
 log = logging.getLogger("rillet.server")
 
-Handler = Callable[[RequestContext, RequestHeader, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+Body = dict[str, Any]
+Handler = Callable[[RequestContext, RequestHeader, Body], Awaitable[Body | None]]
 
 
 class HandlerError(Exception):
@@ -90,7 +91,7 @@ class HandlerRegistry:
 def api_versions_handler(registry: HandlerRegistry) -> Handler:
     """An ApiVersions handler advertising exactly the registry's APIs."""
 
-    async def handle(ctx: RequestContext, header: RequestHeader, body: dict[str, Any]) -> dict[str, Any]:
+    async def handle(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
         return {
             "error_code": ErrorCode.NONE,
             "api_keys": [
@@ -172,4 +173,6 @@ class KafkaDispatcher:
         try:
             return encode_response_chunks(header, body)
         except ProtocolError as exc:
-            raise HandlerError(f"{what}: {reason}, and no error response can be encoded ({exc})") from None
+            raise HandlerError(
+                f"{what}: {reason}, and no error response can be encoded ({exc})"
+            ) from None

@@ -77,14 +77,18 @@ class BrokerServer:
         """Wait until `serve` has stopped everything."""
         await self._stopped.wait()
 
-    async def serve(self, *, task_status: trio.TaskStatus[list[Listener]] = trio.TASK_STATUS_IGNORED) -> None:
+    async def serve(
+        self, *, task_status: trio.TaskStatus[list[Listener]] = trio.TASK_STATUS_IGNORED
+    ) -> None:
         """Bind every listener, report the bound endpoints, serve until shutdown completes."""
         try:
             async with trio.open_nursery() as connections:
                 sockets = await self._bind()
                 async with trio.open_nursery() as acceptors:
                     for listener, socket_listener in sockets:
-                        acceptors.start_soon(self._accept_loop, listener, socket_listener, connections)
+                        acceptors.start_soon(
+                            self._accept_loop, listener, socket_listener, connections
+                        )
                     task_status.started(list(self.bound))
                     await self._stop.wait()
                     acceptors.cancel_scope.cancel()
@@ -98,7 +102,8 @@ class BrokerServer:
         bound: list[tuple[Listener, trio.SocketListener]] = []
         try:
             for listener in self.listeners:
-                for sock in await trio.open_tcp_listeners(listener.port, host=listener.host or None):
+                host = listener.host or None
+                for sock in await trio.open_tcp_listeners(listener.port, host=host):
                     address = sock.socket.getsockname()
                     actual = Listener(listener.name, listener.host, address[1])
                     bound.append((actual, sock))

@@ -80,7 +80,10 @@ def test_listeners_parse_hosts_ports_and_ipv6() -> None:
         ("metrics.listener=9644", "metrics.listener: expected host:port"),
         ("message.max.bytes=2000000000", "message.max.bytes: 2000000000 exceeds"),
         ("advertised.listeners=OTHER://h:1", "advertised.listeners: 'OTHER' is not a supported"),
-        ("advertised.listeners=PLAINTEXT://0.0.0.0:9092", "advertised.listeners: PLAINTEXT://0.0.0.0"),
+        (
+            "advertised.listeners=PLAINTEXT://0.0.0.0:9092",
+            "advertised.listeners: PLAINTEXT://0.0.0.0",
+        ),
         ("log.dirs=", "log.dirs: needs at least one"),
         ("novalue", "novalue: an override must look like key=value"),
     ],

@@ -92,7 +92,8 @@ async def test_watch_delivers_changes_in_order_under_its_prefix(tmp_path: Path) 
         await store.compare_and_set("other", 0, {"i": -1})
         for i in range(1, 5):
             current = await store.get("p/a")
-            await store.compare_and_set("p/a", current.version, {"i": i})  # type: ignore[union-attr]
+            assert current is not None
+            await store.compare_and_set("p/a", current.version, {"i": i})
         await store.compare_and_set("p/b", 0, {"i": 9})
         current = await store.get("p/a")
         await store.compare_and_set("p/a", current.version, None)  # type: ignore[union-attr]
@@ -109,7 +110,9 @@ async def test_watch_delivers_changes_in_order_under_its_prefix(tmp_path: Path) 
     assert versions == sorted(versions) and len(set(versions)) == len(versions)
 
 
-async def test_a_watch_that_falls_behind_is_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_watch_that_falls_behind_is_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(local_module, "WATCH_CAPACITY", 2)
     store = await LocalMetadataStore.open(tmp_path)
     watch = store.watch("")

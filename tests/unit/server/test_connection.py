@@ -36,7 +36,8 @@ async def test_responses_leave_in_request_order_when_handlers_finish_out_of_orde
     async with trio.open_nursery() as nursery:
         nursery.start_soon(conn.run)
         start = trio.current_time()
-        await client.send_all(b"".join(wire.frame(f"echo {d} r{i}".encode()) for i, d in enumerate(delays)))
+        requests = [wire.frame(f"echo {d} r{i}".encode()) for i, d in enumerate(delays)]
+        await client.send_all(b"".join(requests))
         responses = await wire.read_frames(client, len(delays))
         elapsed = trio.current_time() - start
         await client.aclose()
@@ -66,7 +67,10 @@ async def test_none_from_a_handler_sends_nothing_and_keeps_order(
 
 
 async def test_malformed_frame_closes_with_one_log_line(
-    dispatcher: Any, wire: Any, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+    dispatcher: Any,
+    wire: Any,
+    caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     metrics = Metrics()
     conn, client = _connection(dispatcher, metrics=metrics)
@@ -95,7 +99,9 @@ async def test_oversized_prefix_closes_before_the_body_arrives(
     assert conn.close_reason == "oversized"
 
 
-async def test_negative_size_prefix_closes(dispatcher: Any, autojump_clock: trio.testing.MockClock) -> None:
+async def test_negative_size_prefix_closes(
+    dispatcher: Any, autojump_clock: trio.testing.MockClock
+) -> None:
     conn, client = _connection(dispatcher)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(conn.run)
@@ -105,7 +111,10 @@ async def test_negative_size_prefix_closes(dispatcher: Any, autojump_clock: trio
 
 
 async def test_handler_exception_closes_only_after_logging(
-    dispatcher: Any, wire: Any, caplog: pytest.LogCaptureFixture, autojump_clock: trio.testing.MockClock
+    dispatcher: Any,
+    wire: Any,
+    caplog: pytest.LogCaptureFixture,
+    autojump_clock: trio.testing.MockClock,
 ) -> None:
     conn, client = _connection(dispatcher)
     async with trio.open_nursery() as nursery:

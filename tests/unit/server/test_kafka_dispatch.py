@@ -74,7 +74,10 @@ PRODUCE_BODY = {
     "acks": 1,
     "timeout_ms": 1000,
     "topic_data": [
-        {"name": "t", "partition_data": [{"index": 0, "records": None}, {"index": 3, "records": None}]}
+        {
+            "name": "t",
+            "partition_data": [{"index": 0, "records": None}, {"index": 3, "records": None}],
+        }
     ],
 }
 

@@ -50,7 +50,9 @@ async def test_oversized_frame_closes_only_that_connection(dispatcher: Any, wire
     ) == 1
 
 
-async def test_a_long_poll_on_one_connection_does_not_delay_another(dispatcher: Any, wire: Any) -> None:
+async def test_a_long_poll_on_one_connection_does_not_delay_another(
+    dispatcher: Any, wire: Any
+) -> None:
     server = _server(dispatcher)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve)
@@ -115,7 +117,9 @@ async def test_shutdown_stops_accepting_and_finishes_requests_in_flight(
     assert refused
 
 
-async def test_shutdown_gives_up_on_requests_past_the_grace_period(dispatcher: Any, wire: Any) -> None:
+async def test_shutdown_gives_up_on_requests_past_the_grace_period(
+    dispatcher: Any, wire: Any
+) -> None:
     server = _server(dispatcher, grace_period=0.2)
     async with trio.open_nursery() as nursery:
         await nursery.start(server.serve)
