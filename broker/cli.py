@@ -25,7 +25,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from broker.config import ConfigError, describe_keys, load_config
+from broker.config import ConfigError, describe_keys, load_config, markdown_table
 
 # Modules that register further commands on `cli` when imported (missing ones are skipped).
 COMMAND_MODULES: tuple[str, ...] = ("client.cli",)
@@ -132,8 +132,11 @@ def start(config_path: str | None, overrides: tuple[str, ...]) -> None:
 
 
 @data_command(broker, "config-keys")
-def config_keys() -> list[dict[str, str]]:
+@click.option("--markdown", is_flag=True, help="Print the README's Markdown table instead.")
+def config_keys(markdown: bool) -> list[dict[str, str]] | str:
     """List every configuration key with its type, default and meaning."""
+    if markdown:
+        return markdown_table().rstrip("\n")
     return [info._asdict() for info in describe_keys()]
 
 

@@ -42,6 +42,26 @@ def test_bad_value_in_the_file_exits_2(tmp_path: Path) -> None:
     ]
 
 
+def test_a_backend_that_is_not_built_exits_2(tmp_path: Path) -> None:
+    result = _rillet(
+        "broker", "start",
+        "--set", f"log.dirs={tmp_path}",
+        "--set", "listeners=PLAINTEXT://127.0.0.1:0",
+        "--set", "metadata.store=etcd://127.0.0.1:2379/rillet",
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("rillet: metadata.store: ")
+
+
+def test_config_keys_markdown_lists_every_key() -> None:
+    from broker.config import describe_keys
+
+    result = _rillet("broker", "config-keys", "--markdown")
+    assert result.returncode == 0
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| `")]
+    assert [row.split("`")[1] for row in rows] == [k.name for k in describe_keys()]
+
+
 def test_version() -> None:
     result = _rillet("--version")
     assert result.returncode == 0
