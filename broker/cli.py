@@ -126,9 +126,17 @@ def start(config_path: str | None, overrides: tuple[str, ...]) -> None:
     try:
         trio.run(functools.partial(run_broker, config, api_setup=find_api_setup()))
     except* ConfigError as group:
-        _fail(EXIT_CONFIG_ERROR, str(group.exceptions[0]))
+        _fail(EXIT_CONFIG_ERROR, str(_first_leaf(group)))
     except* OSError as group:
-        _fail(EXIT_START_FAILED, f"cannot start: {group.exceptions[0]}")
+        _fail(EXIT_START_FAILED, f"cannot start: {_first_leaf(group)}")
+
+
+def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    """The first exception that is not itself a group (nurseries nest groups)."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first
 
 
 @data_command(broker, "config-keys")

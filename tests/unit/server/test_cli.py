@@ -62,6 +62,22 @@ def test_config_keys_markdown_lists_every_key() -> None:
     assert [row.split("`")[1] for row in rows] == [k.name for k in describe_keys()]
 
 
+def test_a_port_in_use_exits_1_with_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _rillet(
+            "broker", "start",
+            "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
+            "--set", f"log.dirs={tmp_path}",
+        )
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("rillet: cannot start: ") and "Address already in use" in last
+    assert "Traceback" not in result.stderr
+
+
 def test_version() -> None:
     result = _rillet("--version")
     assert result.returncode == 0

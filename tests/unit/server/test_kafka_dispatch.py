@@ -210,3 +210,15 @@ def test_registry_refuses_duplicates_and_unknown_apis() -> None:
         registry.register(ApiKey.API_VERSIONS, handler)
     registry.register(ApiKey.API_VERSIONS, handler, replace=True)
     assert registry.get(ApiKey.API_VERSIONS) is handler
+
+
+async def test_an_api_without_a_handler_gets_unsupported_version() -> None:
+    conn, client = _start(default_registry(), Metrics())
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.run)
+        response = await client.call(
+            ApiKey.HEARTBEAT, 0, {"group_id": "g", "generation_id": 1, "member_id": "m"}
+        )
+        assert response["error_code"] == ErrorCode.UNSUPPORTED_VERSION
+        await client.stream.aclose()
+    assert conn.close_reason == "eof"
