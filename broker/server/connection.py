@@ -39,8 +39,8 @@ log = logging.getLogger("rillet.server")
 
 # Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
 IOV_BATCH = 512
-# Upper bound of one receive; larger frames arrive over several.
-MAX_RECEIVE = 4 * 1024 * 1024
+# Upper bound of one receive; larger frames arrive over several (recv allocates this much).
+MAX_RECEIVE = 256 * 1024
 
 _connection_ids = itertools.count(1)
 
