@@ -457,7 +457,9 @@ class GroupCoordinator:
             return
         leader = group.members.get(group.leader or "")
         if leader is None or leader.join_ticket is None:
-            group.leader = next(m.member_id for m in group.members.values() if m.join_ticket is not None)
+            group.leader = next(
+                m.member_id for m in group.members.values() if m.join_ticket is not None
+            )
         group.protocol = group.select_protocol()
         group.transition(GroupState.COMPLETING_REBALANCE, now_ms)
         group.pending_sync = set(group.members)
@@ -540,7 +542,8 @@ class GroupCoordinator:
             self._emit(GroupKey(group.group_id), encode_group_value(group.to_stored()))
             for m in group.members.values():
                 if m.sync_ticket is not None:
-                    self._respond(m.sync_ticket, _sync_response(ErrorCode.NONE, group, m.assignment))
+                    body = _sync_response(ErrorCode.NONE, group, m.assignment)
+                    self._respond(m.sync_ticket, body)
                     m.sync_ticket = None
                     self._schedule_session(group, m, now_ms)
         return None
@@ -695,7 +698,8 @@ class GroupCoordinator:
             for p in topic.get("partitions", []):
                 code = error
                 metadata = p.get("committed_metadata") or ""
-                if code is ErrorCode.NONE and len(metadata.encode()) > self.config.offset_metadata_max_bytes:
+                too_large = len(metadata.encode()) > self.config.offset_metadata_max_bytes
+                if code is ErrorCode.NONE and too_large:
                     code = ErrorCode.OFFSET_METADATA_TOO_LARGE
                 if code is ErrorCode.NONE:
                     value = OffsetValue(
@@ -811,7 +815,9 @@ class GroupCoordinator:
                         self._emit(OffsetKey(group.group_id, name, partition), None)
                 parts.append({"partition_index": partition, "error_code": code})
             topics.append({"name": name, "partitions": parts})
-        self._respond(ticket, {"error_code": top, "throttle_time_ms": 0, "topics": topics if top is ErrorCode.NONE else []})
+        if top is not ErrorCode.NONE:
+            topics = []
+        self._respond(ticket, {"error_code": top, "throttle_time_ms": 0, "topics": topics})
         return self._finish()
 
     def _expire_offsets(self, now_ms: int) -> None:
@@ -917,7 +923,9 @@ class GroupCoordinator:
             for g in self.groups.values()
             if not wanted or g.state.value.lower() in wanted
         ]
-        self._respond(ticket, {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "groups": groups})
+        self._respond(
+            ticket, {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "groups": groups}
+        )
         return self._finish()
 
 

@@ -68,6 +68,8 @@ class CoordinatorStore:
         """Every group that has metadata or committed offsets."""
         return set(self.groups) | set(self.offsets)
 
-    def snapshot(self) -> tuple[dict[str, GroupValue], dict[str, dict[TopicPartition, OffsetValue]]]:
+    def snapshot(
+        self,
+    ) -> tuple[dict[str, GroupValue], dict[str, dict[TopicPartition, OffsetValue]]]:
         """A copy of the whole state, comparable with ``==``."""
         return dict(self.groups), {g: dict(o) for g, o in self.offsets.items()}

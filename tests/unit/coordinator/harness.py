@@ -134,7 +134,9 @@ class Harness:
 
     def leave(self, member_id: str, *, group_id: str = "g") -> int:
         ticket = self.run(
-            self.coordinator.leave_group({"group_id": group_id, "member_id": member_id}, 1, self.now)
+            self.coordinator.leave_group(
+                {"group_id": group_id, "member_id": member_id}, 1, self.now
+            )
         )
         answer = self.answer(ticket)
         assert answer is not None

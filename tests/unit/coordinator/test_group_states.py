@@ -34,7 +34,9 @@ def test_first_join_walks_every_state_to_stable() -> None:
     assert joined is not None and joined["error_code"] == 0
     assert joined["generation_id"] == 1 and joined["leader"] == member
     assert joined["protocol_name"] == "range"
-    assert joined["members"] == [{"member_id": member, "group_instance_id": None, "metadata": b"meta"}]
+    assert joined["members"] == [
+        {"member_id": member, "group_instance_id": None, "metadata": b"meta"}
+    ]
     assert h.group().state is GroupState.COMPLETING_REBALANCE
     assert stored_groups(h) == []
     synced = h.answer(h.sync(member, 1, {member: b"\x00assignment\xff"}))
@@ -285,7 +287,9 @@ def test_heartbeat_errors() -> None:
 
 def test_protocol_all_members_support_is_chosen() -> None:
     h = Harness()
-    t1 = h.join(version=3, client_id="rdkafka", protocols=(("range", b"r1"), ("roundrobin", b"rr1")))
+    t1 = h.join(
+        version=3, client_id="rdkafka", protocols=(("range", b"r1"), ("roundrobin", b"rr1"))
+    )
     t2 = h.join(version=3, client_id="aiokafka", protocols=(("roundrobin", b"rr2"),))
     h.wait(4 * DELAY_MS)
     one, two = h.answer(t1), h.answer(t2)
@@ -294,7 +298,9 @@ def test_protocol_all_members_support_is_chosen() -> None:
     assert sorted(m["metadata"] for m in leader["members"]) == [b"rr1", b"rr2"]
     refused = h.answer(h.join(version=3, protocols=(("sticky", b""),)))
     assert refused["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
-    wrong_type = h.answer(h.join(version=3, protocol_type="connect", protocols=(("roundrobin", b""),)))
+    wrong_type = h.answer(
+        h.join(version=3, protocol_type="connect", protocols=(("roundrobin", b""),))
+    )
     assert wrong_type["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
 
 
@@ -312,7 +318,8 @@ def test_protocol_chosen_by_member_preference_votes() -> None:
 
 def test_empty_protocol_list_and_bad_session_timeout_are_refused() -> None:
     h = Harness(CoordinatorConfig(min_session_timeout_ms=100, max_session_timeout_ms=1000))
-    assert h.answer(h.join(protocols=(), session_ms=500))["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
+    no_protocols = h.answer(h.join(protocols=(), session_ms=500))
+    assert no_protocols["error_code"] == ErrorCode.INCONSISTENT_GROUP_PROTOCOL
     assert h.answer(h.join(session_ms=99))["error_code"] == ErrorCode.INVALID_SESSION_TIMEOUT
     assert h.answer(h.join(session_ms=1001))["error_code"] == ErrorCode.INVALID_SESSION_TIMEOUT
     assert h.answer(h.join(group_id=""))["error_code"] == ErrorCode.INVALID_GROUP_ID
@@ -321,7 +328,9 @@ def test_empty_protocol_list_and_bad_session_timeout_are_refused() -> None:
 
 
 def test_group_max_size() -> None:
-    h = Harness(CoordinatorConfig(initial_rebalance_delay_ms=0, min_session_timeout_ms=10, max_group_size=2))
+    h = Harness(
+        CoordinatorConfig(initial_rebalance_delay_ms=0, min_session_timeout_ms=10, max_group_size=2)
+    )
     h.join(client_id="a")
     h.join(client_id="b")
     third = h.answer(h.join(client_id="c"))
@@ -484,3 +493,21 @@ def test_describe_reports_members_and_assignments_when_stable() -> None:
         g.ids["b"]: b"b",
     }
     assert all(m["client_host"] == "/127.0.0.1" for m in described["members"])
+
+
+def test_static_member_that_does_not_rejoin_keeps_its_place_until_its_session_ends() -> None:
+    h = Harness()
+    ts = h.join(instance_id="pod-1", client_id="s", session_ms=3000, rebalance_ms=1000)
+    ta = h.join(version=3, client_id="a", session_ms=60_000, rebalance_ms=1000)
+    h.wait(4 * DELAY_MS)
+    static_id, a = h.answer(ts)["member_id"], h.answer(ta)["member_id"]
+    gen = h.answer(ta)["generation_id"]
+    h.sync(h.answer(ta)["leader"], gen, {})
+    h.sync(a if h.answer(ta)["leader"] != a else static_id, gen)
+    assert h.leave(a) == ErrorCode.NONE
+    assert h.group().state is GroupState.PREPARING_REBALANCE
+    h.wait(1000)
+    assert static_id in h.group().members, "static members outlive the rebalance timeout"
+    assert h.group().state is GroupState.PREPARING_REBALANCE
+    h.wait(3000)
+    assert not h.group().members and h.group().state is GroupState.EMPTY

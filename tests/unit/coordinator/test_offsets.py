@@ -63,8 +63,10 @@ def test_commit_generation_and_member_checks() -> None:
     g = form_group(h, ["a", "b"])
     a = g.ids["a"]
     tp = {("t", 0): 1}
-    assert h.commit(tp, generation=g.generation - 1, member_id=a)[("t", 0)] == ErrorCode.ILLEGAL_GENERATION
-    assert h.commit(tp, generation=g.generation, member_id="x")[("t", 0)] == ErrorCode.UNKNOWN_MEMBER_ID
+    stale = h.commit(tp, generation=g.generation - 1, member_id=a)
+    assert stale[("t", 0)] == ErrorCode.ILLEGAL_GENERATION
+    stranger = h.commit(tp, generation=g.generation, member_id="x")
+    assert stranger[("t", 0)] == ErrorCode.UNKNOWN_MEMBER_ID
     assert h.commit(tp)[("t", 0)] == ErrorCode.UNKNOWN_MEMBER_ID, "simple commit to a live group"
     assert h.commit(tp, group_id="nope", generation=3, member_id="m")[("t", 0)] == (
         ErrorCode.ILLEGAL_GENERATION
@@ -77,7 +79,8 @@ def test_commit_generation_and_member_checks() -> None:
     h.join(g.ids["b"])
     assert h.group().state is GroupState.COMPLETING_REBALANCE
     new_gen = h.group().generation
-    assert h.commit(tp, generation=new_gen, member_id=a)[("t", 0)] == ErrorCode.REBALANCE_IN_PROGRESS
+    completing = h.commit(tp, generation=new_gen, member_id=a)
+    assert completing[("t", 0)] == ErrorCode.REBALANCE_IN_PROGRESS
     assert h.fetch() == {("t", 0): 1}
 
 
@@ -93,7 +96,8 @@ def test_simple_commits_to_empty_or_new_groups() -> None:
 
 def test_oversized_metadata_fails_only_that_request() -> None:
     h = Harness(CoordinatorConfig(offset_metadata_max_bytes=4))
-    assert h.commit({("t", 0): 1}, metadata="12345") == {("t", 0): ErrorCode.OFFSET_METADATA_TOO_LARGE}
+    too_large = h.commit({("t", 0): 1}, metadata="12345")
+    assert too_large == {("t", 0): ErrorCode.OFFSET_METADATA_TOO_LARGE}
     assert h.commit({("t", 0): 1}, metadata="1234") == {("t", 0): ErrorCode.NONE}
     assert h.commit({("t", 1): 1}, metadata=None) == {("t", 1): ErrorCode.NONE}
 
