@@ -46,6 +46,7 @@ from broker.storage.errors import (
     OutOfOrderSequenceError,
     ProducerFencedError,
     RecordTooLargeError,
+    StorageError,
 )
 from broker.storage.producer_state import (
     ProducerCheck,
@@ -340,6 +341,11 @@ class Log:
         with ``duplicate=True`` and writes nothing.
         """
         self._check_open()
+        if leader_epoch < self.epochs.latest_epoch:
+            raise StorageError(
+                f"leader epoch {leader_epoch} is older than the log's latest epoch "
+                f"{self.epochs.latest_epoch}"
+            )
         view = _writable(records)
         batches = self._validate(view, strict=True)
         now = self._clock()
@@ -392,11 +398,16 @@ class Log:
         view = memoryview(records).cast("B")
         batches = self._validate(view, strict=False)
         expected = self._log_end_offset
+        latest = self.epochs.latest_epoch
         for index, info in enumerate(batches):
             if info.base_offset < expected:
                 raise InvalidRecordsError(index, info.position, "non_monotonic_offsets",
                                           f"base offset {info.base_offset} < {expected}")  # fmt: skip
             expected = info.base_offset + info.last_offset_delta + 1
+            if info.partition_leader_epoch < latest:
+                raise InvalidRecordsError(index, info.position + 12, "stale_leader_epoch",
+                                          f"epoch {info.partition_leader_epoch} < {latest}")  # fmt: skip
+            latest = info.partition_leader_epoch
         for info in batches:
             if info.partition_leader_epoch > self.epochs.latest_epoch:
                 self.epochs.assign(info.partition_leader_epoch, info.base_offset)
@@ -786,7 +797,8 @@ class Log:
             return None
         first = max(0, bisect.bisect_right(self._bases, self._recovery_point) - 1)
         fds = [os.dup(fd) for segment in self.segments[first:] for fd in segment.fds()]
-        snapshot = self.producers.serialize() if self.producers.producers else None
+        # Always snapshotted, even empty: recovery then replays nothing below the recovery point.
+        snapshot = self.producers.serialize()
         return FlushTask(self, self._log_end_offset, fds, snapshot)
 
     def complete_flush(self, task: FlushTask) -> None:
@@ -958,11 +970,22 @@ class Log:
         for info in self._walk(snapshot_from, expected, report.stats):
             self._observe_header(info)
         epochs = self.epochs
+        known = list(epochs.entries) if epochs.loaded else None
+        contiguous = not self.config.compact
+        expected_next = [expected]
 
-        def on_batch(info: BatchInfo) -> None:
+        def on_batch(info: BatchInfo) -> str | None:
+            # Neither the offset nor the epoch is covered by the CRC: check them against
+            # what the log promises (contiguous offsets; epochs persisted before the data).
+            if contiguous and info.base_offset != expected_next[0]:
+                return "unexpected_offset"
+            if known is not None and not _epoch_matches(known, info):
+                return "unexpected_leader_epoch"
             if info.partition_leader_epoch > epochs.latest_epoch:
                 epochs.assign(info.partition_leader_epoch, info.base_offset, persist=False)
             self._observe_header(info)
+            expected_next[0] = info.base_offset + info.last_offset_delta + 1
+            return None
 
         next_offset = expected
         for index in range(first, len(self.segments)):
@@ -1036,6 +1059,15 @@ class Log:
             if name.endswith(SWAP_SUFFIX):
                 os.unlink(os.path.join(directory, name))
         fsync_dir(directory)
+
+
+def _epoch_matches(entries: list[tuple[int, int]], info: BatchInfo) -> bool:
+    """Whether a batch carries the epoch the cache gives its offset (the last entry at or
+    below it); below the first entry (trimmed by the log start) any older epoch fits."""
+    index = bisect.bisect_right(entries, info.base_offset, key=lambda entry: entry[1]) - 1
+    if index >= 0:
+        return info.partition_leader_epoch == entries[index][0]
+    return not entries or info.partition_leader_epoch <= entries[0][0]
 
 
 def _varint(data: bytes, at: int) -> tuple[int, int]:

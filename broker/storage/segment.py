@@ -267,14 +267,15 @@ class LogSegment:
         self._sync_index_state()
 
     def recover(self, from_position: int, expected_offset: int,
-                on_batch: Callable[[BatchInfo], None] | None = None,
+                on_batch: Callable[[BatchInfo], str | None] | None = None,
                 stats: ReadStats | None = None) -> RecoveryOutcome:  # fmt: skip
         """Validate the log from ``from_position`` (a batch start holding ``expected_offset``).
 
         Index entries at or past ``from_position`` are dropped and rebuilt from
         the scanned batches; everything from the first invalid byte on is cut
-        from the file.  ``on_batch`` sees each valid batch.  Offsets must
-        increase and fit the segment; anything else counts as corruption.
+        from the file.  ``on_batch`` sees each valid batch and may refuse it by
+        returning a reason.  Offsets must increase and fit the segment;
+        anything else counts as corruption.
         """
         self.offset_index.truncate_to_position(from_position)
         self.time_index.truncate_to_offset(expected_offset)
@@ -302,12 +303,13 @@ class LogSegment:
                     error = ScanError(position + info.position, index, "non_monotonic_offsets")
                     break
                 placed = info._replace(position=position + info.position)
-                self.size = placed.position
+                refused = on_batch(placed) if on_batch is not None else None
+                if refused is not None:
+                    error = ScanError(placed.position, index, refused)
+                    break
                 self._index_batch(placed.position, placed)
                 if self.first_batch_timestamp is None:
                     self.first_batch_timestamp = info.max_timestamp
-                if on_batch is not None:
-                    on_batch(placed)
                 next_offset = last + 1
                 consumed = info.position + info.size
                 index += 1

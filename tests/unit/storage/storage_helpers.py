@@ -45,3 +45,21 @@ def snapshot_files(directory: str) -> dict[str, bytes]:
             with open(path, "rb") as f:
                 out[name] = f.read()
     return out
+
+
+def read_all(log: object, start: int | None = None) -> bytes:
+    """Every batch from ``start`` (the log start) to the log end, one read per segment."""
+    offset = log.log_start_offset if start is None else start  # type: ignore[attr-defined]
+    out = bytearray()
+    while offset < log.log_end_offset:  # type: ignore[attr-defined]
+        result = log.read(offset, 1 << 30)  # type: ignore[attr-defined]
+        data = result.to_bytes()
+        assert data, f"empty read at {offset}"
+        out += data
+        last = None
+        import native
+
+        for info in native.scan_batches(data, strict=False).batches:
+            last = info.base_offset + info.last_offset_delta
+        offset = last + 1
+    return bytes(out)
