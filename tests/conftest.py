@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, settings
 
 import native
 
+pytest_plugins = ["harness.fixtures"]
+
 # Two shared cores in CI: no per-example deadline, fewer examples unless asked.
 settings.register_profile(
     "ci",
