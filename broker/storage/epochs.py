@@ -55,11 +55,11 @@ class LeaderEpochCache:
         """(largest epoch <= ``epoch``, the offset where the next epoch starts), as Kafka answers.
 
         The latest epoch ends at the log end offset; an epoch below the first
-        known one gives (-1, -1).
+        known one, or newer than the latest, gives (-1, -1).
         """
-        if not self.entries or epoch < self.entries[0][0]:
+        if not self.entries or epoch < self.entries[0][0] or epoch > self.latest_epoch:
             return UNDEFINED
-        if epoch >= self.latest_epoch:
+        if epoch == self.latest_epoch:
             return self.latest_epoch, log_end_offset
         for index in range(len(self.entries) - 1, -1, -1):
             if self.entries[index][0] <= epoch:
