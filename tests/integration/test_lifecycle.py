@@ -82,9 +82,9 @@ def test_unknown_config_key_stops_the_broker_naming_it(tmp_path):
 
 def test_bad_config_value_stops_the_broker_naming_it(tmp_path):
     config = tmp_path / "broker.toml"
-    config.write_text(
-        (ROOT / "configs" / "broker.toml").read_text() + '\n"num.partitions" = -3\n'
-    )
+    default = (ROOT / "configs" / "broker.toml").read_text()
+    assert '"num.partitions" = 1' in default
+    config.write_text(default.replace('"num.partitions" = 1', '"num.partitions" = -3'))
     done = subprocess.run(
         [sys.executable, "-m", "broker.cli", "broker", "start", "--config", str(config),
          "--set", f"log.dirs={tmp_path / 'data'}"],
