@@ -315,13 +315,18 @@ class BrokerConfig:
             "index.interval.bytes": self.log_index_interval_bytes,
             "retention.ms": self.log_retention_ms,
             "retention.bytes": self.log_retention_bytes,
-            "flush.messages": self.log_flush_interval_messages,
-            "flush.ms": self.log_flush_interval_ms,
+            "flush.messages": unlimited_as_max(self.log_flush_interval_messages),
+            "flush.ms": unlimited_as_max(self.log_flush_interval_ms),
             "cleanup.policy": self.log_cleanup_policy,
             "write.caching": self.write_caching,
             "max.message.bytes": self.message_max_bytes,
             "min.insync.replicas": self.min_insync_replicas,
         }
+
+
+def unlimited_as_max(value: int) -> int:
+    """-1 ("no limit") as Kafka's topic-level spelling of it, Long.MAX_VALUE."""
+    return 2**63 - 1 if value == -1 else value
 
 
 def _field_by_key() -> dict[str, dataclasses.Field[Any]]:

@@ -204,7 +204,8 @@ class Connection:
             try:
                 request = self._dispatcher.decode(frame)
             except Exception as exc:
-                self._close("malformed", f"malformed request: {exc}")
+                head = bytes(frame[:64]).hex()
+                self._close("malformed", f"malformed request: {exc} (first bytes: {head})")
                 return
             seq = self._next_seq
             self._next_seq += 1
