@@ -157,6 +157,14 @@ class LogSegment:
             self.bytes_since_last_index = 0
         self.bytes_since_last_index += info.size
 
+    def _refresh_max_timestamp(self, stop: int) -> None:
+        """Fold in the batches after the last index entry (the time index does not cover them)."""
+        last = self.offset_index.last_entry()
+        for info in self.iter_headers(last[1] if last else 0, stop):
+            if info.max_timestamp > self.max_timestamp:
+                self.max_timestamp = info.max_timestamp
+                self.offset_of_max_timestamp = info.base_offset + info.last_offset_delta
+
     def on_roll(self) -> None:
         """The segment stops being active: final time-index entry, indexes trimmed."""
         self._final_time_entry()
@@ -283,6 +291,7 @@ class LogSegment:
         self._sync_time_state()
         self.size = from_position
         self._sync_index_state()
+        self._refresh_max_timestamp(from_position)
         if from_position == 0:
             self.first_batch_timestamp = None
         file_size = os.fstat(self.fd).st_size
@@ -356,6 +365,7 @@ class LogSegment:
         self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
         self._sync_time_state()
         self._sync_index_state()
+        self._refresh_max_timestamp(self.size)
         return removed
 
     def change_suffix(self, suffix: str) -> None:
