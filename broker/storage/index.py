@@ -202,7 +202,9 @@ class OffsetIndex(_Index):
 
     def truncate_to_position(self, position: int) -> None:
         """Drop the entries at or past file ``position``."""
-        self.truncate_entries(bisect.bisect_left(range(self.entries), position, key=self._position_at))
+        self.truncate_entries(
+            bisect.bisect_left(range(self.entries), position, key=self._position_at)
+        )
 
     def truncate_to_offset(self, offset: int) -> None:
         """Drop the entries for offsets at or past ``offset``."""

@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import native
-from native.results import HEADER_SIZE, LOG_OVERHEAD, BatchInfo, ScanError
-
 from broker.storage.config import LogConfig
 from broker.storage.index import OffsetIndex, TimeIndex
+from native.results import HEADER_SIZE, LOG_OVERHEAD, BatchInfo, ScanError
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -53,9 +52,21 @@ def header_at(buf: bytes | memoryview, at: int, position: int) -> BatchInfo:
         _HEADER.unpack_from(buf, at)
     )
     return BatchInfo(
-        position, LOG_OVERHEAD + length, base, delta, epoch, magic, crc, attrs,
-        base_ts, max_ts, pid, pepoch, seq, count,
-    )  # fmt: skip
+        position,
+        LOG_OVERHEAD + length,
+        base,
+        delta,
+        epoch,
+        magic,
+        crc,
+        attrs,
+        base_ts,
+        max_ts,
+        pid,
+        pepoch,
+        seq,
+        count,
+    )
 
 
 @dataclass
@@ -84,8 +95,9 @@ class LogSegment:
     entry points at a batch start below ``size``.
     """
 
-    def __init__(self, directory: str, base_offset: int, config: LogConfig, *, now_ms: int,
-                 suffix: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, directory: str, base_offset: int, config: LogConfig, *, now_ms: int, suffix: str = ""
+    ) -> None:
         self.directory = directory
         self.base_offset = base_offset
         self.suffix = suffix
@@ -182,8 +194,9 @@ class LogSegment:
 
     # -- reading ----------------------------------------------------------------------
 
-    def iter_headers(self, start: int = 0, stop: int | None = None,
-                     stats: ReadStats | None = None) -> Iterator[BatchInfo]:  # fmt: skip
+    def iter_headers(
+        self, start: int = 0, stop: int | None = None, stats: ReadStats | None = None
+    ) -> Iterator[BatchInfo]:
         """Batch headers from file position ``start`` (a batch start) up to ``stop``.
 
         Reads headers only (no CRC check): for data already validated.  Stops
@@ -232,7 +245,10 @@ class LogSegment:
         for info in self.iter_headers(position):
             if info.base_offset + info.last_offset_delta >= offset:
                 return info.position, info.base_offset
-            end, next_offset = info.position + info.size, info.base_offset + info.last_offset_delta + 1
+            end, next_offset = (
+                info.position + info.size,
+                info.base_offset + info.last_offset_delta + 1,
+            )
         if end == 0:  # the index pointed nowhere useful: start from the beginning
             return 0, self.base_offset
         return end, next_offset
@@ -274,9 +290,13 @@ class LogSegment:
         self._sync_time_state()
         self._sync_index_state()
 
-    def recover(self, from_position: int, expected_offset: int,
-                on_batch: Callable[[BatchInfo], str | None] | None = None,
-                stats: ReadStats | None = None) -> RecoveryOutcome:  # fmt: skip
+    def recover(
+        self,
+        from_position: int,
+        expected_offset: int,
+        on_batch: Callable[[BatchInfo], str | None] | None = None,
+        stats: ReadStats | None = None,
+    ) -> RecoveryOutcome:
         """Validate the log from ``from_position`` (a batch start holding ``expected_offset``).
 
         Index entries at or past ``from_position`` are dropped and rebuilt from

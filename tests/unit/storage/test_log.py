@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,14 +60,20 @@ def test_append_assigns_offsets_and_epoch_in_place(tmp_path: Path) -> None:
     scanned = native.scan_batches(data)
     assert scanned.error is None
     assert [(b.base_offset, b.partition_leader_epoch) for b in scanned.batches] == [(0, 7), (3, 7)]
-    assert data[len(first):][16:] == second[16:]
+    assert data[len(first) :][16:] == second[16:]
     log.close()
 
 
 def test_kafka_python_batches_round_trip(tmp_path: Path) -> None:
-    builder = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=0,
-                                        producer_id=-1, producer_epoch=-1, base_sequence=-1,
-                                        batch_size=1 << 20)  # fmt: skip
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
     for i in range(5):
         builder.append(i, timestamp=BASE_TS + i, key=b"k%d" % i, value=b"v" * i, headers=[])
     batch = bytes(builder.build())
@@ -91,8 +98,9 @@ def test_kafka_python_batches_round_trip(tmp_path: Path) -> None:
         (lambda b: b[:8] + (10).to_bytes(4, "big") + b[12:], 1, 8, "bad_length"),
     ],
 )
-def test_invalid_append_writes_nothing_and_says_where(tmp_path: Path, damage, batch_index: int,
-                                                      where: int, reason: str) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_append_writes_nothing_and_says_where(
+    tmp_path: Path, damage: Callable[[bytes], bytes], batch_index: int, where: int, reason: str
+) -> None:
     log = open_log(tmp_path)
     log.append_as_leader(make_batch([b"first"]), 0)
     size, end = log.size, log.log_end_offset
@@ -103,7 +111,10 @@ def test_invalid_append_writes_nothing_and_says_where(tmp_path: Path, damage, ba
     with pytest.raises(InvalidRecordsError) as caught:
         log.append_as_leader(payload, 0)
     assert (caught.value.batch_index, caught.value.position, caught.value.reason) == (
-        batch_index, len(good) + where, reason)
+        batch_index,
+        len(good) + where,
+        reason,
+    )
     assert f"batch {batch_index}" in str(caught.value) and reason in str(caught.value)
     assert (log.size, log.log_end_offset) == (size, end)
     assert bytes(payload) == before  # not even patched
@@ -289,7 +300,7 @@ def test_delete_records_and_log_start_survive_restarts(tmp_path: Path) -> None:
 def test_retention_by_time_and_size_survive_restarts(tmp_path: Path) -> None:
     hour = 3600 * 1000
     log = open_log(tmp_path, segment_bytes=400, retention_ms=hour)
-    for i, batch in enumerate(small_batches(12)):
+    for i in range(12):
         log.append_as_leader(make_batch([b"x" * 20] * 2, base_ts=BASE_TS + i * 60_000), 0)
     sizes = [(s.base_offset, s.largest_timestamp) for s in log.segments]
     assert len(sizes) >= 3
@@ -299,8 +310,9 @@ def test_retention_by_time_and_size_survive_restarts(tmp_path: Path) -> None:
     assert log.delete_old_segments(now) == 2
     assert log.log_start_offset == sizes[2][0]
     log.close()
-    log = open_log(tmp_path, segment_bytes=400, retention_ms=-1,
-                   retention_bytes=log.active_segment.size)
+    log = open_log(
+        tmp_path, segment_bytes=400, retention_ms=-1, retention_bytes=log.active_segment.size
+    )
     assert log.log_start_offset == sizes[2][0]
     log.delete_old_segments(now)
     assert len(log.segments) == 1  # only the active segment is never deleted
@@ -312,8 +324,9 @@ def test_retention_by_time_and_size_survive_restarts(tmp_path: Path) -> None:
 def test_offset_for_timestamp_across_restart(tmp_path: Path) -> None:
     log = open_log(tmp_path, segment_bytes=300)
     for i in range(10):
-        log.append_as_leader(make_batch([b"a", b"b", b"c"], base_ts=BASE_TS + 100 * i,
-                                        ts_deltas=[0, 30, 60]), 0)  # fmt: skip
+        log.append_as_leader(
+            make_batch([b"a", b"b", b"c"], base_ts=BASE_TS + 100 * i, ts_deltas=[0, 30, 60]), 0
+        )
     for reopen in (False, True):
         if reopen:
             log.close()

@@ -40,12 +40,16 @@ def test_partitions_spread_and_checkpoints_in_kafka_format(tmp_path: Path) -> No
     manager.close()
     text = (tmp_path / "a" / "recovery-point-offset-checkpoint").read_text()
     lines = text.splitlines()
-    assert lines[0] == "0" and lines[1] == "2" and all(len(l.split()) == 3 for l in lines[2:])
-    starts = {**read_offset_checkpoint(tmp_path / "a" / "log-start-offset-checkpoint"),
-              **read_offset_checkpoint(tmp_path / "b" / "log-start-offset-checkpoint")}  # fmt: skip
+    assert lines[0] == "0" and lines[1] == "2" and all(len(line.split()) == 3 for line in lines[2:])
+    starts = {
+        **read_offset_checkpoint(tmp_path / "a" / "log-start-offset-checkpoint"),
+        **read_offset_checkpoint(tmp_path / "b" / "log-start-offset-checkpoint"),
+    }
     assert starts[("orders", 1)] == 4 and starts[("orders", 0)] == 0
-    marks = {**read_offset_checkpoint(tmp_path / "a" / "replication-offset-checkpoint"),
-             **read_offset_checkpoint(tmp_path / "b" / "replication-offset-checkpoint")}  # fmt: skip
+    marks = {
+        **read_offset_checkpoint(tmp_path / "a" / "replication-offset-checkpoint"),
+        **read_offset_checkpoint(tmp_path / "b" / "replication-offset-checkpoint"),
+    }
     assert marks[("orders", 2)] == 7
     meta = (tmp_path / "a" / "meta.properties").read_text()
     assert "broker.id=3" in meta and "cluster.id=c1" in meta
@@ -135,8 +139,13 @@ def test_topic_config_applies_to_new_and_existing_partitions(tmp_path: Path) -> 
 
 
 def test_log_config_from_kafka_properties() -> None:
-    config = LogConfig.from_properties({"segment.bytes": "1048576", "cleanup.policy": "compact",
-                                        "unclean.leader.election.enable": "true"})  # fmt: skip
+    config = LogConfig.from_properties(
+        {
+            "segment.bytes": "1048576",
+            "cleanup.policy": "compact",
+            "unclean.leader.election.enable": "true",
+        }
+    )
     assert config.segment_bytes == 1 << 20 and config.compact and not config.delete
     assert config.unclean_leader_election_enable is True
     assert config.to_properties()["segment.bytes"] == "1048576"

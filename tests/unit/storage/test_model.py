@@ -16,12 +16,16 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import native
 from broker.storage import Log, LogConfig, OffsetOutOfRangeError
 from unit.storage.storage_helpers import BASE_TS, make_batch
 
-CONFIG = LogConfig(segment_bytes=1000, index_interval_bytes=120, segment_index_bytes=96,
-                   file_delete_delay_ms=0, retention_ms=-1)  # fmt: skip
+CONFIG = LogConfig(
+    segment_bytes=1000,
+    index_interval_bytes=120,
+    segment_index_bytes=96,
+    file_delete_delay_ms=0,
+    retention_ms=-1,
+)
 
 
 @dataclass
@@ -66,10 +70,15 @@ class LogMachine(RuleBasedStateMachine):
 
     # -- operations ---------------------------------------------------------------------
 
-    @rule(sizes=st.lists(st.integers(1, 4), min_size=1, max_size=3),
-          deltas=st.lists(st.integers(-5, 40), min_size=12, max_size=12),
-          value_size=st.integers(0, 40), bump_epoch=st.booleans())  # fmt: skip
-    def append(self, sizes: list[int], deltas: list[int], value_size: int, bump_epoch: bool) -> None:
+    @rule(
+        sizes=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+        deltas=st.lists(st.integers(-5, 40), min_size=12, max_size=12),
+        value_size=st.integers(0, 40),
+        bump_epoch=st.booleans(),
+    )
+    def append(
+        self, sizes: list[int], deltas: list[int], value_size: int, bump_epoch: bool
+    ) -> None:
         if bump_epoch:
             self.epoch += 1
         raw = []
@@ -81,8 +90,11 @@ class LogMachine(RuleBasedStateMachine):
             ts_deltas = [max(0, d) for d in deltas[i * 4 : i * 4 + n]]
             batch = make_batch([bytes([i]) * value_size] * n, base_ts=ts, ts_deltas=ts_deltas)
             raw.append(batch)
-            expected.append(ModelBatch(base, base + n - 1, stored(batch, base, self.epoch),
-                                       [ts + d for d in ts_deltas]))  # fmt: skip
+            expected.append(
+                ModelBatch(
+                    base, base + n - 1, stored(batch, base, self.epoch), [ts + d for d in ts_deltas]
+                )
+            )
             base += n
         info = self.log.append_as_leader(b"".join(raw), self.epoch)
         assert (info.first_offset, info.last_offset) == (first, base - 1)
@@ -99,7 +111,9 @@ class LogMachine(RuleBasedStateMachine):
         result = self.log.read(offset, max_bytes, max_offset)
         got = result.to_bytes()
         bound = self.end if max_offset is None else max_offset
-        candidates = [b for b in self.batches if b.last >= offset and b.base < bound and b.last < bound]
+        candidates = [
+            b for b in self.batches if b.last >= offset and b.base < bound and b.last < bound
+        ]
         if offset >= bound or not candidates:
             assert got == b""
             return
@@ -194,7 +208,9 @@ class LogMachine(RuleBasedStateMachine):
 
     @invariant()
     def contents_agree(self) -> None:
-        stored_batches = [(i.base_offset, i.base_offset + i.last_offset_delta) for i in self.log.batches()]
+        stored_batches = [
+            (i.base_offset, i.base_offset + i.last_offset_delta) for i in self.log.batches()
+        ]
         assert stored_batches == [(b.base, b.last) for b in self.visible()]
         segments = self.log.segments
         assert [s.base_offset for s in segments] == sorted(s.base_offset for s in segments)
@@ -204,4 +220,3 @@ class LogMachine(RuleBasedStateMachine):
 
 LogMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 test_log_against_model = LogMachine.TestCase
-del native

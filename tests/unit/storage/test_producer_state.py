@@ -20,8 +20,12 @@ CONFIG = LogConfig(segment_bytes=350, index_interval_bytes=100)
 
 
 def batch(seq: int, count: int = 2, epoch: int = 0, pid: int = PID) -> bytes:
-    return make_batch([b"v%d" % (seq + i) for i in range(count)], producer_id=pid,
-                      producer_epoch=epoch, base_sequence=seq)  # fmt: skip
+    return make_batch(
+        [b"v%d" % (seq + i) for i in range(count)],
+        producer_id=pid,
+        producer_epoch=epoch,
+        base_sequence=seq,
+    )
 
 
 def test_sequence_rules(tmp_path: Path) -> None:
@@ -33,10 +37,14 @@ def test_sequence_rules(tmp_path: Path) -> None:
     assert log.check_producer(batch(3)).status is SequenceStatus.OUT_OF_ORDER
     assert log.check_producer(batch(2, epoch=1)).status is SequenceStatus.OUT_OF_ORDER
     assert log.check_producer(batch(0, epoch=1)).status is SequenceStatus.OK
-    assert log.check_producer(batch(17, pid=PID + 1)).status is SequenceStatus.OK  # unknown producer
+    assert (
+        log.check_producer(batch(17, pid=PID + 1)).status is SequenceStatus.OK
+    )  # unknown producer
     retry = log.append_as_leader(batch(0), 0)
     assert retry.duplicate and (retry.first_offset, retry.last_offset) == (
-        first.first_offset, first.last_offset)
+        first.first_offset,
+        first.last_offset,
+    )
     end = log.log_end_offset
     with pytest.raises(OutOfOrderSequenceError):
         log.append_as_leader(batch(5), 0)
