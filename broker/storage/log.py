@@ -114,8 +114,9 @@ class ReadResult:
     """Whole batches as a slice of a segment file, sendable without a copy.
 
     ``fd``/``position``/``length`` suit ``os.sendfile`` and ``os.preadv``; the
-    descriptor stays open until the segment's deletion delay passes, so a
-    result may be sent after later appends, rolls or retention.
+    descriptor stays open until the segment's deletion delay passes (or the
+    log closes), so a result may be sent after later appends, rolls or
+    retention.
     """
 
     __slots__ = ("fd", "position", "length", "first_offset")
@@ -1051,7 +1052,7 @@ class Log:
             segment.load_clean(next_base)
         # Producer state up to the recovery point, then fed by the scan.
         segment = self.segments[first]
-        from_position, expected = segment.position_of(point)
+        from_position, expected = segment.position_of(point, report.stats)
         snapshot_from = self.producers.load_latest(expected, self._log_start_offset)
         for info in self._walk(snapshot_from, expected, report.stats):
             self._observe_header(info)
@@ -1112,12 +1113,13 @@ class Log:
         self._recovery_point = self._log_end_offset
         if report.dropped_bytes:
             logger.warning(
-                "%s: recovery dropped %d bytes (%d later segments) at %s; log end offset is now %d",
+                "%s: recovery dropped %d bytes, offsets from %d on (%d later segments); "
+                "first invalid byte: %s",
                 self.directory,
                 report.dropped_bytes,
-                report.dropped_segments,
-                report.error or "end of file",
                 self._log_end_offset,
+                report.dropped_segments,
+                report.error or "none, a torn tail",
             )
         return report
 

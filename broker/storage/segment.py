@@ -235,14 +235,14 @@ class LogSegment:
                 return info
         return None
 
-    def position_of(self, offset: int) -> tuple[int, int]:
+    def position_of(self, offset: int, stats: ReadStats | None = None) -> tuple[int, int]:
         """(position, base offset) of the batch holding ``offset``, or of the end of the
         batches below it when none holds it (the recovery point at the end of the data)."""
         if offset <= self.base_offset:
             return 0, self.base_offset
         _, position = self.offset_index.lookup(offset)
         end, next_offset = 0, self.base_offset
-        for info in self.iter_headers(position):
+        for info in self.iter_headers(position, stats=stats):
             if info.base_offset + info.last_offset_delta >= offset:
                 return info.position, info.base_offset
             end, next_offset = (

@@ -165,3 +165,17 @@ def test_offset_checkpoint_round_trip_and_atomicity(tmp_path: Path) -> None:
     assert read_offset_checkpoint(path) == offsets
     assert not list(tmp_path.glob("*.tmp"))
     assert read_offset_checkpoint(tmp_path / "missing") == {}
+
+
+def test_lost_log_start_checkpoint_is_restored_after_a_clean_shutdown(tmp_path: Path) -> None:
+    manager = LogManager(dirs(tmp_path)[:1], LogConfig(), Clock())
+    fill(manager, "t", 1, batches=10)
+    manager.get_log("t", 0).delete_records(7)
+    manager.close()
+    checkpoint = tmp_path / "a" / "log-start-offset-checkpoint"
+    original = checkpoint.read_bytes()
+    checkpoint.write_bytes(bytes(len(original)))
+    again = LogManager(dirs(tmp_path)[:1], LogConfig(), Clock())
+    assert again.get_log("t", 0).log_start_offset == 7
+    again.close()
+    assert checkpoint.read_bytes() == original

@@ -102,7 +102,7 @@ def test_every_cut_in_the_last_two_batches_recovers_the_last_whole_batch(
 
 @pytest.mark.parametrize("kind", ["zeros", "random"])
 def test_garbage_after_the_last_batch_is_dropped(
-    crashed: Crashed, tmp_path: Path, kind: str
+    crashed: Crashed, tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     source, batches, references = crashed
     tail = bytes(4096) if kind == "zeros" else os.urandom(4096)
@@ -113,6 +113,8 @@ def test_garbage_after_the_last_batch_is_dropped(
 
     log = recover_copy(source, tmp_path / "g-0", damage)
     assert log.recovery.dropped_bytes == 4096
+    (line,) = [r.getMessage() for r in caplog.records if "recovery dropped" in r.getMessage()]
+    assert f"dropped 4096 bytes, offsets from {2 * len(batches)} on" in line
     expect_prefix(log, batches, len(batches), references[len(batches)])
 
 
