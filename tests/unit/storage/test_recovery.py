@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+import native
+
 from broker.storage import Log, LogConfig
 from broker.storage.segment import file_name
 from unit.storage.storage_helpers import make_batch, read_all, small_batches, snapshot_files
@@ -298,3 +300,39 @@ def test_interrupted_clean_without_swap_is_discarded(tmp_path: Path) -> None:
     assert not list(directory.glob("*.cleaned"))
     again.close()
     del log
+
+
+def test_replace_segments_swaps_atomically_and_survives_restart(tmp_path: Path) -> None:
+    config = LogConfig(cleanup_policy="compact", index_interval_bytes=150)
+    directory = tmp_path / "t-0"
+    log = Log(str(directory), config)
+    for i, batch in enumerate(small_batches(12)):
+        if i in (5, 10):
+            log.roll()
+        log.append_as_leader(batch, 0)
+    old = log.segments[:2]
+    kept = [info for info in log.batches(0, 20) if info.base_offset % 4 == 0]
+    data = b"".join(
+        segment.read_bytes(info.position, info.size)
+        for info in kept
+        for segment in old
+        if segment.base_offset <= info.base_offset < segment.next_offset
+    )
+    cleaned = log.new_cleaned_segment(0)
+    cleaned.append(memoryview(data), native.scan_batches(data).batches)
+    assert (directory / (file_name(0, ".log") + ".cleaned")).exists()
+    log.replace_segments(cleaned, old)
+    assert [s.base_offset for s in log.segments] == [0, 20]
+    assert [i.base_offset for i in log.batches()] == [0, 4, 8, 12, 16, 20, 22]
+    assert read_all(log)[: len(data)] == data
+    log.purge_deleted()
+    assert sorted(n for n in os.listdir(directory) if n.endswith(".log")) == [
+        file_name(0, ".log"),
+        file_name(20, ".log"),
+    ]
+    log.close()
+    again = Log(str(directory), config)
+    assert again.recovery.clean
+    assert [i.base_offset for i in again.batches()] == [0, 4, 8, 12, 16, 20, 22]
+    assert again.read(6, 1 << 20).first_offset == 8
+    again.close()
