@@ -14,8 +14,10 @@ import trio
 
 from client.protocol import ApiKey
 
-from broker.api import configs, fetch, metadata, offsets, producers, produce, topics
+from broker.api import configs, fetch, groups, metadata, offsets, producers, produce, topics
 from broker.api.state import STATE_KEY, BrokerState
+from broker.coordinator.config import CoordinatorConfig
+from broker.coordinator.hosting import GroupCoordinators
 from broker.metadata.controller import Controller
 from broker.metadata.producer_ids import ProducerIdAllocator
 from broker.metadata.records import list_partitions, list_topics
@@ -86,10 +88,24 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
         len(replicas.partitions), len(replicas.topics), time.monotonic() - started,
     )
 
-    for api_key, handler in HANDLERS.items():
-        registry.register(api_key, handler)
     nursery = services.nursery  # type: ignore[attr-defined]
     nursery.start_soon(replicas.group_commit.run)
+    coordinators = GroupCoordinators(
+        CoordinatorConfig(
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms=config.group_min_session_timeout_ms,
+            max_session_timeout_ms=config.group_max_session_timeout_ms,
+            offsets_retention_ms=config.offsets_retention_minutes * 60_000,
+        ),
+        config.offsets_topic_num_partitions,
+        nursery,
+        replicas.group_commit.wait_durable,
+    )
+    services.extras[groups.COORDINATORS_KEY] = coordinators  # type: ignore[attr-defined]
+    await groups.load_led_partitions(state, coordinators)
+
+    for api_key, handler in {**HANDLERS, **groups.HANDLERS}.items():
+        registry.register(api_key, handler)
     nursery.start_soon(_retention_timer, logs, config.log_retention_check_interval_ms / 1000)
     nursery.start_soon(_flush_timer, logs)
     nursery.start_soon(_checkpoint_timer, logs)
