@@ -23,6 +23,7 @@ from broker.metadata.producer_ids import ProducerIdAllocator
 from broker.metadata.records import list_partitions, list_topics
 from broker.replication.manager import ReplicaManager
 from broker.server.kafka import HandlerRegistry
+from broker.storage.cleaner import Cleaner
 from broker.storage.log import FlushTask
 from broker.storage.manager import LogManager
 
@@ -109,6 +110,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
     nursery.start_soon(_retention_timer, logs, config.log_retention_check_interval_ms / 1000)
     nursery.start_soon(_flush_timer, logs)
     nursery.start_soon(_checkpoint_timer, logs)
+    nursery.start_soon(_cleaner_timer, logs, config.log_cleaner_backoff_ms / 1000)
 
 
 async def _close_logs(logs: LogManager) -> None:
@@ -140,6 +142,18 @@ async def _flush_timer(logs: LogManager) -> None:
 def _run_flushes(tasks: list[FlushTask]) -> None:
     for task in tasks:
         task.run()
+
+
+async def _cleaner_timer(logs: LogManager, interval_s: float) -> None:
+    """Compact the logs of compacted topics; the record work runs in a worker thread."""
+    cleaner = Cleaner()
+    while True:
+        await trio.sleep(interval_s)
+        for log_ in logs.all_logs():
+            job = cleaner.prepare(log_)
+            if job is not None:
+                await trio.to_thread.run_sync(job.run, int(time.time() * 1000))
+                cleaner.finish(job)
 
 
 async def _checkpoint_timer(logs: LogManager) -> None:
