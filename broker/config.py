@@ -250,9 +250,9 @@ class BrokerConfig:
     )
     offsets_topic_segment_bytes: int = _key(
         "offsets.topic.segment.bytes",
-        16777216,
-        "Segment size of __consumer_offsets; smaller segments are compacted sooner, so a "
-        "coordinator loads fewer stale commits at start.",
+        4194304,
+        "Segment size of __consumer_offsets; the active segment is never compacted and a "
+        "coordinator replays all of it at load, so it stays small.",
         _at_least(1024),
     )
     offsets_retention_minutes: int = _key(

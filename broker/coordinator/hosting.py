@@ -30,6 +30,8 @@ log = logging.getLogger("rillet.coordinator")
 OFFSETS_TOPIC = "__consumer_offsets"
 Record = tuple[bytes, bytes | None]
 READ_CHUNK = 16 * 1024 * 1024
+# Offset commit records are about 60 bytes: batches stay far below max.message.bytes.
+RECORDS_PER_BATCH = 2000
 
 
 def read_records(log_: Log) -> list[Record]:
@@ -112,10 +114,11 @@ class GroupCoordinators:
 
     def _appender(self, partition: Partition) -> Callable[[list[Record]], Any]:
         async def append(records: list[Record]) -> None:
-            batch = bytearray(
-                build_batch([value for _, value in records], [key for key, _ in records])
-            )
-            info = partition.append(memoryview(batch), acks=-1)
+            batches = bytearray()
+            for start in range(0, len(records), RECORDS_PER_BATCH):
+                chunk = records[start : start + RECORDS_PER_BATCH]
+                batches += build_batch([value for _, value in chunk], [key for key, _ in chunk])
+            info = partition.append(memoryview(batches), acks=-1)
             await self._wait_durable(partition.log, info.last_offset + 1)
 
         return append
