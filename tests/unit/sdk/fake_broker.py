@@ -33,6 +33,7 @@ from client.records import decode_batches
 Handler = Callable[[RequestHeader, dict], Awaitable[dict | None] | dict | None]
 
 _BATCH_FIELDS = struct.Struct(">qi")  # base offset, batch length
+_PRODUCER_FIELDS = struct.Struct(">qhii")  # producer id, epoch, base sequence, record count
 
 
 @dataclass
@@ -227,11 +228,17 @@ class FakeBroker:
                     "base_offset": -1}
         base = st.next_offset[key]
         data = bytearray(records)
-        for batch in decode_batches(bytes(data)):
-            pid, seq, count = batch.producer_id, batch.base_sequence, batch.record_count
+        pos = 0
+        headers = []
+        while pos < len(data):
+            length = _BATCH_FIELDS.unpack_from(data, pos)[1]
+            pid, _epoch, seq, count = _PRODUCER_FIELDS.unpack_from(data, pos + 43)
+            headers.append((pos, pid, seq, count))
+            pos += 12 + length
+        for _, pid, seq, count in headers:
             if pid >= 0:
                 seen = st.sequences[(pid, topic, partition)]
-                for first, last, offset in seen[-5:]:
+                for first, _last, offset in seen[-5:]:
                     if first == seq:
                         return {"index": partition, "error_code": 0, "base_offset": offset}
                 expected = seen[-1][1] + 1 if seen else 0
@@ -240,13 +247,9 @@ class FakeBroker:
                             "error_code": ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
                             "base_offset": -1}
                 seen.append((seq, seq + count - 1, st.next_offset[key]))
-        pos = 0
-        while pos < len(data):
-            length = _BATCH_FIELDS.unpack_from(data, pos)[1]
-            count = struct.unpack_from(">i", data, pos + 57)[0]
+        for pos, _, _, count in headers:
             struct.pack_into(">q", data, pos, st.next_offset[key])
             st.next_offset[key] += count
-            pos += 12 + length
         st.logs[key].append(bytes(data))
         return {"index": partition, "error_code": 0, "base_offset": base}
 
