@@ -33,7 +33,12 @@ from typing import Any, NamedTuple
 
 import trio
 
-from client.errors import KafkaError, MessageTooLargeError  # type: ignore[attr-defined]
+from client.errors import (
+    IllegalStateError,
+    KafkaError,
+    KafkaTimeoutError,
+    MessageTooLargeError,  # type: ignore[attr-defined]
+)
 from client.records import Compression, build_batch, murmur2
 
 def _as_bytes(value: Any, what: str) -> bytes:
@@ -102,6 +107,7 @@ class ProducerBatch:
         "error",
         "last_error",
         "completed",
+        "thread_event",
         "_event",
         "_callbacks",
     )
@@ -128,6 +134,8 @@ class ProducerBatch:
         self.error: BaseException | None = None
         self.last_error: BaseException | None = None  # why the latest attempt failed
         self.completed = False
+        # set for batches of a sync producer, whose users wait from their own thread
+        self.thread_event: threading.Event | None = None
         self._event: trio.Event | None = None
         self._callbacks: list[Callable[[ProducerBatch], Any]] | None = None
 
@@ -192,6 +200,8 @@ class ProducerBatch:
         self.completed = True
         if self._event is not None:
             self._event.set()
+        if self.thread_event is not None:
+            self.thread_event.set()
         if self._callbacks is not None:
             for callback in self._callbacks:
                 callback(self)
@@ -261,6 +271,18 @@ class RecordFuture:
     def add_done_callback(self, callback: Callable[[RecordFuture], Any]) -> None:
         """Call ``callback(future)`` once the record is delivered or failed."""
         self.batch.add_done_callback(lambda _batch: callback(self))
+
+    def get(self, timeout: float | None = None) -> RecordMetadata:
+        """Block the calling thread until delivery (sync producer only; ``timeout`` in
+        seconds, then KafkaTimeoutError) and return the RecordMetadata."""
+        batch = self.batch
+        if not batch.completed:
+            event = batch.thread_event
+            if event is None:
+                raise IllegalStateError("get() blocks a thread: await the future instead")
+            if not event.wait(timeout):
+                raise KafkaTimeoutError(f"record not delivered within {timeout} s")
+        return batch.metadata_for(self.index)
 
     async def wait(self) -> RecordMetadata:
         """Wait for delivery and return the RecordMetadata (raises the delivery error)."""
@@ -383,6 +405,8 @@ class Accumulator:
         self.lock = threading.Lock()
         # called (by the appending thread) when a batch is created or sealed
         self.on_batch: Callable[[], None] | None = None
+        # batches get a threading.Event for users who wait from another thread
+        self.thread_events = False
 
     def _refuse(self, topic: str) -> None:
         if topic not in self.topics:
@@ -484,6 +508,8 @@ class Accumulator:
         batch = part.open = ProducerBatch(
             part.topic, part.partition, now, now + self.delivery_timeout
         )
+        if self.thread_events:
+            batch.thread_event = threading.Event()
         self.dirty.add(part)
         self.buffered += BATCH_OVERHEAD
         if self.on_batch is not None:
