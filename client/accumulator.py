@@ -93,6 +93,8 @@ class ProducerBatch:
         "headers",
         "timestamps",
         "size",
+        "reserved",
+        "columns",
         "created",
         "created_ms",
         "deadline",
@@ -120,6 +122,8 @@ class ProducerBatch:
         self.headers: list[Headers | None] | None = None
         self.timestamps: list[int] | None = None
         self.size = BATCH_OVERHEAD
+        self.reserved = 0  # bytes of buffer_memory held for this batch
+        self.columns = False  # True once keys, headers or timestamps are recorded
         self.created = created
         self.created_ms = time.time_ns() // 1_000_000
         self.deadline = deadline
@@ -422,8 +426,8 @@ class Accumulator:
         return state
 
     def full(self) -> bool:
-        """True when buffered records reach ``buffer_memory``: appends must wait."""
-        return self.buffered >= self.buffer_memory
+        """True when no new batch fits in ``buffer_memory``: appends that need one must wait."""
+        return self.buffered > 0 and self.buffered + self.batch_size > self.limit
 
     def stop_accepting(self) -> None:
         """Refuse every further append (through ``refuse``): the producer is closing."""
@@ -440,13 +444,14 @@ class Accumulator:
     ) -> RecordFuture:
         """Add one record and return its future.
 
-        Calls ``refuse(topic)`` — which must raise — when the topic is not added yet, the
-        buffer is full or appends were stopped. ValueError for a partition the topic lacks
-        or a record above ``max_record_size``; TypeError for a key or value that is not
+        Calls ``refuse(topic)`` — which must raise — when the topic is not added yet, or a
+        new batch is needed but ``buffer_memory`` has no room for it, or appends were
+        stopped. ValueError for a partition the topic lacks, MessageTooLargeError for a
+        record above ``max_record_size``, TypeError for a key or value that is not
         bytes-like.
         """
         state = self.topics.get(topic)
-        if state is None or self.buffered >= self.limit:
+        if state is None:
             self.refuse(topic)
         if type(value) is bytes:
             size = len(value) + RECORD_OVERHEAD
@@ -473,19 +478,15 @@ class Accumulator:
             self._too_large(size)
         batch = part.open
         if batch is None:
-            batch = self._open_batch(part)
+            batch = self._open_batch(part, topic)
         values = batch.values
         index = len(values)
         values.append(value)
-        if key is not None or batch.keys is not None:
-            size += self._add_key(batch, index, key)
-        if headers is not None or batch.headers is not None:
-            size += self._add_headers(batch, index, headers)
-        if timestamp is not None or batch.timestamps is not None:
-            self._add_timestamp(batch, index, timestamp)
-        batch.size += size
-        self.buffered += size
-        if batch.size >= self.batch_size:
+        if key is not None or headers is not None or timestamp is not None or batch.columns:
+            size += self._add_columns(batch, index, key, headers, timestamp)
+        size += batch.size
+        batch.size = size
+        if size >= self.batch_size:
             self.seal(part)
             if self.on_batch is not None:
                 self.on_batch()
@@ -503,40 +504,51 @@ class Accumulator:
             raise ValueError(f"partitioner chose partition {chosen} of {state.count}")
         return chosen
 
-    def _open_batch(self, part: PartitionState) -> ProducerBatch:
+    def _open_batch(self, part: PartitionState, topic: str) -> ProducerBatch:
+        # memory is reserved a batch at a time, so appends to an open batch need no check
+        if self.limit < 0 or (self.buffered > 0 and self.buffered + self.batch_size > self.limit):
+            self.refuse(topic)
         now = self.clock()
         batch = part.open = ProducerBatch(
             part.topic, part.partition, now, now + self.delivery_timeout
         )
+        batch.reserved = self.batch_size
+        self.buffered += self.batch_size
         if self.thread_events:
             batch.thread_event = threading.Event()
         self.dirty.add(part)
-        self.buffered += BATCH_OVERHEAD
         if self.on_batch is not None:
             self.on_batch()
         return batch
 
     @staticmethod
-    def _add_key(batch: ProducerBatch, index: int, key: bytes | None) -> int:
-        if batch.keys is None:
-            batch.keys = [None] * index
-        batch.keys.append(key)
-        return len(key) if key is not None else 0
-
-    @staticmethod
-    def _add_headers(batch: ProducerBatch, index: int, headers: Headers | None) -> int:
-        if batch.headers is None:
-            batch.headers = [None] * index
-        batch.headers.append(headers)
-        if not headers:
-            return 0
-        return sum(len(k) + (len(v) if v is not None else 0) + 4 for k, v in headers)
-
-    @staticmethod
-    def _add_timestamp(batch: ProducerBatch, index: int, timestamp: int | None) -> None:
-        if batch.timestamps is None:
-            batch.timestamps = [batch.created_ms] * index
-        batch.timestamps.append(batch.created_ms if timestamp is None else timestamp)
+    def _add_columns(
+        batch: ProducerBatch,
+        index: int,
+        key: bytes | None,
+        headers: Headers | None,
+        timestamp: int | None,
+    ) -> int:
+        """Record the key, headers and timestamp columns (made on first use); their size."""
+        batch.columns = True
+        size = 0
+        if key is not None or batch.keys is not None:
+            if batch.keys is None:
+                batch.keys = [None] * index
+            batch.keys.append(key)
+            if key is not None:
+                size += len(key)
+        if headers is not None or batch.headers is not None:
+            if batch.headers is None:
+                batch.headers = [None] * index
+            batch.headers.append(headers)
+            if headers:
+                size += sum(len(k) + (len(v) if v is not None else 0) + 4 for k, v in headers)
+        if timestamp is not None or batch.timestamps is not None:
+            if batch.timestamps is None:
+                batch.timestamps = [batch.created_ms] * index
+            batch.timestamps.append(batch.created_ms if timestamp is None else timestamp)
+        return size
 
     def seal(self, part: PartitionState) -> None:
         """Close the partition's open batch to new records and queue it for sending."""
@@ -545,6 +557,9 @@ class Accumulator:
             return
         part.open = None
         part.ready.append(batch)
+        # the reservation becomes the batch's real size (one record may overshoot)
+        self.buffered += batch.size - batch.reserved
+        batch.reserved = batch.size
         state = self.topics[part.topic]
         if state.sticky is part:
             state.next_sticky()
@@ -576,7 +591,8 @@ class Accumulator:
 
     def release(self, batch: ProducerBatch) -> None:
         """Return a finished batch's memory to the buffer."""
-        self.buffered -= batch.size
+        self.buffered -= batch.reserved
+        batch.reserved = 0
 
     def incomplete(self) -> int:
         """Batches not completed yet (open, ready or in flight)."""
