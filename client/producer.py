@@ -93,6 +93,7 @@ class Producer:
         **options: Any,
     ) -> None:
         opts = validate_options("Producer", PRODUCER_OPTIONS, options)
+        self._idempotence_explicit = opts["enable_idempotence"] is not None
         self._check_combinations(opts)
         self.options = opts
         self._acks: int = opts["acks"]
@@ -189,9 +190,27 @@ class Producer:
         if self._started:
             return
         self._started = True
-        await self._cluster.start()
-        if self._idempotent:
-            await self._init_producer_id()
+        try:
+            await self._cluster.start()
+            if self._idempotent:
+                try:
+                    await self._init_producer_id()
+                except UnsupportedVersionByBrokerError:
+                    if self._idempotence_explicit:
+                        raise
+                    # a Kafka-compatible broker without InitProducerId: plain producing
+                    log.warning("broker has no InitProducerId; idempotence turned off")
+                    self._idempotent = False
+                    self.options["enable_idempotence"] = False
+                    self._partition_in_flight = self.options[
+                        "max_in_flight_requests_per_connection"
+                    ]
+        except BaseException:
+            self._closing = self._closed = True
+            self._acc.stop_accepting()
+            with trio.CancelScope(shield=True):
+                await self._cluster.aclose()
+            raise
         self._tasks.start_soon(self._run_sender, name="producer-sender")
         self._tasks.start_soon(self._run_metadata, name="producer-metadata")
 
@@ -678,7 +697,10 @@ class Producer:
             age_limit = self._cluster.metadata_max_age
             with trio.move_on_after(min(age_limit, 60.0) if age_limit > 0 else 60.0):
                 await self._metadata_wanted.wait()
+            wanted = self._metadata_wanted.is_set()
             self._metadata_wanted = trio.Event()
+            if not wanted and not self._cluster.metadata_is_stale():
+                continue
             try:
                 await self._cluster.refresh_metadata()
             except KafkaError as exc:

@@ -313,3 +313,14 @@ async def test_send_nowait_before_metadata_would_block(fake: FakeBroker) -> None
             producer.send_nowait("t", b"x")
         assert await producer.partitions_for("t") == [0, 1, 2]
         producer.send_nowait("t", b"x")
+
+
+async def test_broker_without_init_producer_id(fake: FakeBroker) -> None:
+    del fake.advertised[ApiKey.INIT_PRODUCER_ID]
+    async with Producer(fake.bootstrap, **fast()) as producer:
+        meta = await producer.send_and_wait("t", b"x", partition=0)
+        assert producer.options["enable_idempotence"] is False
+    assert meta.offset == 0 and fake.state.batches("t", 0)[0].producer_id == -1
+    with pytest.raises(Exception, match="INIT_PRODUCER_ID"):
+        async with Producer(fake.bootstrap, enable_idempotence=True, **fast()):
+            pass
