@@ -112,7 +112,7 @@ class Producer:
         )
         self._backoff = Backoff(opts["retry_backoff_ms"], opts["retry_backoff_max_ms"])
         self._cluster = Cluster(
-            list(bootstrap_servers) if not isinstance(bootstrap_servers, str) else bootstrap_servers,
+            bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers),
             client_id=opts["client_id"],
             request_timeout_ms=opts["request_timeout_ms"],
             connect_timeout_ms=opts["socket_connection_setup_timeout_ms"],
@@ -585,7 +585,9 @@ class Producer:
         for listener in self._space_listeners:
             listener()
 
-    def _on_error(self, batch: ProducerBatch, error: Exception, encode_failed: bool = False) -> None:
+    def _on_error(
+        self, batch: ProducerBatch, error: Exception, encode_failed: bool = False
+    ) -> None:
         part = self._partition_state(batch)
         try:
             part.inflight.remove(batch)

@@ -16,7 +16,9 @@ STREAM_SECONDS = 10.0
 PARTITIONS = 3
 
 
-async def test_stream_survives_sigterm_then_kill_9(fresh_broker: BrokerProcess, topic_name: str) -> None:
+async def test_stream_survives_sigterm_then_kill_9(
+    fresh_broker: BrokerProcess, topic_name: str
+) -> None:
     async with Admin(fresh_broker.bootstrap) as admin:
         await admin.create_topics([NewTopic(topic_name, PARTITIONS)])
     futures: list[RecordFuture] = []
