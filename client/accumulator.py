@@ -406,7 +406,8 @@ class Accumulator:
         self.buffered = 0
         # partitions that hold an open or ready batch, for the sender to visit
         self.dirty: set[PartitionState] = set()
-        self.lock = threading.Lock()
+        # re-entrant: delivery callbacks run under it and may append again
+        self.lock = threading.RLock()
         # called (by the appending thread) when a batch is created or sealed
         self.on_batch: Callable[[], None] | None = None
         # batches get a threading.Event for users who wait from another thread

@@ -564,12 +564,14 @@ class Producer:
             part.inflight.remove(batch)
         except ValueError:
             pass
-        self._acc.release(batch)
+        with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
+            self._acc.release(batch)
         batch.complete(base_offset, log_append_time)
         self._space_freed()
 
     def _finish_failed(self, batch: ProducerBatch, error: BaseException) -> None:
-        self._acc.release(batch)
+        with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
+            self._acc.release(batch)
         batch.fail(error)
         self._space_freed()
 
@@ -588,6 +590,11 @@ class Producer:
     def _on_error(
         self, batch: ProducerBatch, error: Exception, encode_failed: bool = False
     ) -> None:
+        # a sync producer's callers append to the same partitions from their own thread
+        with self._acc.lock:
+            self._handle_error(batch, error, encode_failed)
+
+    def _handle_error(self, batch: ProducerBatch, error: Exception, encode_failed: bool) -> None:
         part = self._partition_state(batch)
         try:
             part.inflight.remove(batch)
@@ -603,13 +610,12 @@ class Producer:
             retriable = self._sequence_error(part, batch, code)
         now = trio.current_time()
         attempts_left = self._retries is None or batch.attempts <= self._retries
+        batch.last_error = error
         if retriable and now < batch.deadline and attempts_left and not self._closed:
-            batch.last_error = error
             batch.retry_at = now + self._backoff.delay(batch.attempts - 1)
             part.requeue(batch)
             self._acc.dirty.add(part)
             return
-        batch.last_error = error
         if retriable and now >= batch.deadline:
             error = self._timeout_error(batch)
         if isinstance(error, KafkaError):
@@ -672,20 +678,20 @@ class Producer:
         except KafkaError as exc:
             log.warning("could not renew the producer id: %s", exc)
             self._fatal = exc
-            self._acc.stop_accepting()
-            for state in self._acc.topics.values():
-                for part in state.parts:
-                    while part.ready:
-                        self._finish_failed(part.ready.popleft(), exc)
+            with self._acc.lock:
+                self._acc.stop_accepting()
+                for batch in self._acc.seal_all():
+                    self._finish_failed(batch, exc)
             return
         finally:
             self._resetting = False
-        for state in self._acc.topics.values():
-            for part in state.parts:
-                part.next_sequence = 0
-                for batch in part.ready:
-                    batch.resequence()
-        self._reset_needed = False
+        with self._acc.lock:
+            for state in self._acc.topics.values():
+                for part in state.parts:
+                    part.next_sequence = 0
+                    for batch in part.ready:
+                        batch.resequence()
+            self._reset_needed = False
         self._wake()
 
     # ------------------------------------------------------------------ metadata
