@@ -484,18 +484,23 @@ class Producer:
 
     async def _produce(self, node_id: int, batches: list[ProducerBatch]) -> None:
         topics: dict[str, list[dict]] = {}
-        try:
-            for batch in batches:
+        encoded: list[ProducerBatch] = []
+        for batch in batches:
+            try:
                 records = batch.encode(self._compression, self._producer_id, self._producer_epoch)
-                topics.setdefault(batch.topic, []).append(
-                    {"index": batch.partition, "records": records}
-                )
-        except (ValueError, TypeError) as exc:
-            # a record the encoder refuses fails its batch only; the others are retried
-            for batch in batches:
-                self._on_error(batch, exc if batch.encoded is None else KafkaError(
-                    "another batch of the request could not be encoded"
-                ), encode_failed=batch.encoded is None)
+            except (ValueError, TypeError) as exc:
+                # a record the encoder refuses (e.g. a header that is not bytes) fails its
+                # own batch only; its sequence numbers were taken, so renumber from here
+                if self._idempotent:
+                    self._reset_needed = True
+                self._on_error(batch, exc, encode_failed=True)
+                continue
+            encoded.append(batch)
+            topics.setdefault(batch.topic, []).append(
+                {"index": batch.partition, "records": records}
+            )
+        batches = encoded
+        if not batches:
             self._wake()
             return
         body = {
