@@ -329,9 +329,9 @@ async def test_broker_without_init_producer_id(fake: FakeBroker) -> None:
 async def test_bad_header_refused_at_send(fake: FakeBroker) -> None:
     async with Producer(fake.bootstrap, **fast()) as producer:
         await producer.wait_for_topic("t")
+        bad_headers: list = [("h", 12)]
         with pytest.raises(TypeError, match="headers"):
-            bad_headers = [("h", 12)]
-            producer.send_nowait("t", b"x", partition=0, headers=bad_headers)  # type: ignore[arg-type]
+            producer.send_nowait("t", b"x", partition=0, headers=bad_headers)
         good = producer.send_nowait("t", b"y", partition=0, headers=[("h", b"1")])
         assert (await good).offset == 0
     batch = fake.state.batches("t", 0)[0]
