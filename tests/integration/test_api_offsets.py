@@ -11,7 +11,7 @@ import signal
 import pytest
 
 from client.protocol import ApiKey, ErrorCode
-from client.records import build_batch, decode_batches
+from client.records import Compression, build_batch, decode_batches
 
 from harness.broker import BrokerProcess
 from harness.wire import (
@@ -81,6 +81,39 @@ def fetch_at(client: WireClient, topic: str, offset: int) -> dict:
     """Fetch v12 of partition 0 from ``offset``; the partition entry."""
     response = client.request(ApiKey.FETCH, 12, fetch_body({(topic, 0): offset}))
     return fetch_partitions(response)[(topic, 0)]
+
+
+@pytest.mark.parametrize("compression", [Compression.NONE, Compression.LZ4])
+def test_list_offsets_max_timestamp_finds_the_record(
+    broker: BrokerProcess, topic_name: str, compression: Compression
+):
+    base = 1_700_000_000_000
+    with WireClient(broker.port) as client:
+        create_topic(client, topic_name)
+        produce(client, topic_name, build_batch([b"a", b"b"], timestamps=[base + 10, base + 20]))
+        # the largest timestamp sits in the middle of the second batch (offsets 2-4)
+        produce(
+            client,
+            topic_name,
+            build_batch([b"c", b"d", b"e"], timestamps=[base + 5, base + 90, base + 30],
+                        compression=compression),
+        )  # fmt: skip
+        produce(client, topic_name, build_batch([b"f"], timestamps=[base + 40]))
+        found = list_offset(client, topic_name, MAX_TIMESTAMP)
+        assert found["error_code"] == ErrorCode.NONE
+        assert found["timestamp"] == base + 90
+        assert found["leader_epoch"] >= 0
+        if compression == Compression.NONE:
+            assert found["offset"] == 3
+        else:
+            # a compressed batch is answered at batch precision: its first offset
+            assert found["offset"] == 2
+        # a consumer that seeks there reads the record with that timestamp next
+        batches = decode_batches(bytes(fetch_at(client, topic_name, found["offset"])["records"]))
+        following = [r for b in batches for r in b.records if r.offset >= found["offset"]]
+        assert (3, base + 90) in [(r.offset, r.timestamp) for r in following]
+        assert (list_offset(client, topic_name, EARLIEST)["offset"],
+                list_offset(client, topic_name, LATEST)["offset"]) == (0, 6)  # fmt: skip
 
 
 def test_list_offsets_by_timestamp(broker: BrokerProcess, topic_name: str):
