@@ -90,7 +90,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
         registry.register(api_key, handler)
     nursery = services.nursery  # type: ignore[attr-defined]
     nursery.start_soon(replicas.group_commit.run)
-    nursery.start_soon(_retention_timer, logs, config.log_retention_check_interval_ms / 1000)
+    nursery.start_soon(_retention_timer, replicas, config.log_retention_check_interval_ms / 1000)
     nursery.start_soon(_flush_timer, logs)
     nursery.start_soon(_checkpoint_timer, logs)
 
@@ -101,12 +101,13 @@ async def _close_logs(logs: LogManager) -> None:
     log.info("logs closed cleanly")
 
 
-async def _retention_timer(logs: LogManager, interval_s: float) -> None:
+async def _retention_timer(replicas: ReplicaManager, interval_s: float) -> None:
     while True:
         await trio.sleep(interval_s)
-        deleted = logs.run_retention(int(time.time() * 1000))
+        deleted = replicas.logs.run_retention(int(time.time() * 1000))
         if deleted:
             log.info("retention deleted %d segments", deleted)
+            replicas.report_sizes()
 
 
 async def _flush_timer(logs: LogManager) -> None:

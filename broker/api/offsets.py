@@ -128,6 +128,7 @@ async def handle_delete_records(ctx: RequestContext, header: RequestHeader, body
                 else:
                     try:
                         entry["low_watermark"] = partition.log.delete_records(offset)
+                        state.replicas.report_size(partition)
                     except StorageError:
                         entry["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
             entries.append(entry)

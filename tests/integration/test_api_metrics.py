@@ -1,4 +1,4 @@
-"""The /metrics endpoint reports what really happened: bytes, records, requests, connections.
+"""The /metrics endpoint reports what really happened: bytes, records, requests, sizes.
 
 Every expected value is computed from what the test sent (batch lengths, record counts,
 request counts), and request counters are compared before and after, so the numbers have to
@@ -7,6 +7,7 @@ move by exactly the test's own traffic.
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -32,7 +33,7 @@ Samples = dict[tuple[str, frozenset], float]
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerProcess]:
-    """This module's broker checks retention twice a second."""
+    """This module's broker checks retention every 300 ms, so a retention change shows soon."""
     process = BrokerProcess(
         tmp_path_factory.mktemp("broker"), settings={"log.retention.check.interval.ms": "300"}
     )
@@ -102,6 +103,9 @@ def test_traffic_shows_up_in_the_metrics(broker: BrokerProcess, topic_name: str)
     assert value(after, "rillet_log_records_appended_total", **topic) == records
     assert value(after, "rillet_log_bytes_read_total", **topic) == sum(sizes.values())
     assert value(after, "rillet_log_records_read_total", **topic) == records
+    for partition, size in sizes.items():
+        labels = {"topic": topic_name, "partition": str(partition)}
+        assert value(after, "rillet_log_size_bytes", **labels) == size
     assert value(after, "rillet_log_partitions") - value(before, "rillet_log_partitions") == 2
 
     def delta(name: str, **labels: str) -> float:
@@ -120,3 +124,39 @@ def test_traffic_shows_up_in_the_metrics(broker: BrokerProcess, topic_name: str)
     assert delta("rillet_server_bytes_received_total") > sum(sizes.values())
     assert delta("rillet_server_bytes_sent_total") > sum(sizes.values())
 
+
+def test_log_size_follows_deletions(broker: BrokerProcess, topic_name: str):
+    batch = build_batch([b"x" * 400])
+    labels = {"topic": topic_name, "partition": "0"}
+    with WireClient(broker.port) as client:
+        create_topic(client, topic_name, configs={"segment.bytes": str(3 * len(batch))})
+        for _ in range(9):  # three batches a segment: three segments
+            produce(client, topic_name, {0: batch})
+        assert value(scrape(broker), "rillet_log_size_bytes", **labels) == 9 * len(batch)
+        response = client.request(
+            ApiKey.DELETE_RECORDS, 1,
+            {"topics": [{"name": topic_name, "partitions": [{"partition_index": 0, "offset": 4}]}],
+             "timeout_ms": 10_000},
+        )  # fmt: skip
+        assert response["topics"][0]["partitions"][0]["low_watermark"] == 4
+        # the first segment (offsets 0-2) is gone, the second holds the new log start
+        assert value(scrape(broker), "rillet_log_size_bytes", **labels) == 6 * len(batch)
+
+        alter = client.request(
+            ApiKey.INCREMENTAL_ALTER_CONFIGS, 1,
+            {"resources": [{"resource_type": 2, "resource_name": topic_name, "configs": [
+                {"name": "retention.ms", "config_operation": 0, "value": "1"}]}],
+             "validate_only": False},
+        )  # fmt: skip
+        assert alter["responses"][0]["error_code"] == ErrorCode.NONE
+        # retention removes every segment but the active one
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            size = value(scrape(broker), "rillet_log_size_bytes", **labels)
+            if size == 3 * len(batch):
+                break
+            time.sleep(0.1)
+        assert size == 3 * len(batch)
+
+        client.request(ApiKey.DELETE_TOPICS, 3, {"topic_names": [topic_name], "timeout_ms": 10_000})
+        assert ("rillet_log_size_bytes", frozenset(labels.items())) not in scrape(broker)
