@@ -145,7 +145,7 @@ async def describe_broker(state: BrokerState, keys: list[str] | None,
     overrides, _ = await stored_broker_overrides(state)
     entries = []
     for key_info in describe_keys():
-        key = key_info.key
+        key = key_info.name
         if keys is not None and key not in keys:
             continue
         if key in overrides:

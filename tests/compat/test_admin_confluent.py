@@ -116,6 +116,17 @@ def test_describe_configs_of_a_topic(admin: AdminClient, topic_name: str):
     assert configs["cleanup.policy"].value == "delete"
 
 
+def test_describe_configs_of_the_broker(admin: AdminClient, broker: BrokerProcess):
+    resource = ConfigResource(ResourceType.BROKER, "0")
+    configs = admin.describe_configs([resource])[resource].result(TIMEOUT)
+    assert configs["log.retention.ms"].value == "604800000"
+    assert not configs["log.retention.ms"].is_read_only  # a topic default, changeable
+    assert configs["listeners"].value == f"PLAINTEXT://{broker.bootstrap}"
+    assert configs["listeners"].is_read_only
+    assert configs["num.partitions"].value == "1"
+    assert {e.source for e in configs.values()} == {ConfigSource.STATIC_BROKER_CONFIG.value}
+
+
 def test_incremental_alter_cleanup_policy(admin: AdminClient, topic_name: str):
     create(admin, topic_name)
 
