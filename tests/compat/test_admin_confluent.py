@@ -155,8 +155,8 @@ def test_validate_only_changes_nothing(admin: AdminClient, topic_name: str):
 @pytest.mark.parametrize(
     "configs",
     [{"retention.ms": "forever"}, {"segment.bytes": "-5"}, {"cleanup.policy": "shred"},
-     {"no.such.config": "1"}],
-    ids=["not-a-number", "out-of-range", "bad-choice", "unknown-key"],
+     {"no.such.config": "1"}, {"retention_ms": "1000"}],
+    ids=["not-a-number", "out-of-range", "bad-choice", "unknown-key", "underscore-key"],
 )  # fmt: skip
 def test_invalid_configs_are_refused(admin: AdminClient, topic_name: str, configs: dict):
     future = admin.create_topics([NewTopic(topic_name, 1, 1, config=configs)])[topic_name]
