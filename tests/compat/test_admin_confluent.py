@@ -135,10 +135,17 @@ def test_incremental_alter_cleanup_policy(admin: AdminClient, topic_name: str):
         policy = topic_configs(admin, topic_name)["cleanup.policy"]
         return policy.value, policy.source
 
+    # appending to a key without an override appends to the value in force
+    assert change("compact", AlterConfigOpType.APPEND) == ("delete,compact", DYNAMIC_TOPIC)
     assert change("compact", AlterConfigOpType.SET) == ("compact", DYNAMIC_TOPIC)
     assert change("delete", AlterConfigOpType.APPEND) == ("compact,delete", DYNAMIC_TOPIC)
     assert change("delete", AlterConfigOpType.APPEND) == ("compact,delete", DYNAMIC_TOPIC)
     assert change(None, AlterConfigOpType.DELETE) == ("delete", DEFAULT)
+
+    # APPEND is for list-valued keys only
+    future = alter(admin, topic_name, entry("retention.ms", "5", AlterConfigOpType.APPEND))
+    assert error_code(future) == KafkaError.INVALID_CONFIG
+    assert topic_configs(admin, topic_name)["retention.ms"].source == DEFAULT
 
 
 def test_validate_only_changes_nothing(admin: AdminClient, topic_name: str):
