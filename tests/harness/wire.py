@@ -43,6 +43,18 @@ class WireClient:
             self._pending[correlation_id] = (api_key, version)
         return correlation_id
 
+    def send_many(self, api_key: int, version: int, bodies: list[Body]) -> list[int]:
+        """Send several requests in one write, so they arrive together; their correlation ids."""
+        frames = []
+        ids = []
+        for body in bodies:
+            correlation_id = next(self._ids)
+            frames.append(encode_request(api_key, version, correlation_id, self.client_id, body))
+            self._pending[correlation_id] = (api_key, version)
+            ids.append(correlation_id)
+        self.sock.sendall(b"".join(frames))
+        return ids
+
     def receive(self, timeout: float | None = None) -> tuple[int, Body]:
         """The next response on the connection as (correlation id, body).
 
