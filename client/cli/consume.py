@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from client.cli.options import POSITION, Position, bootstrap_option, bootstrap_servers
+from client.cli.options import POSITION, Position, client_options, connection_options
 from client.cli.render import Stream, data_command, record_line
 from client.sync import Consumer
 
@@ -121,7 +121,7 @@ def _chunks(consumer: Any, reader: Reader, fmt: str, separator: bytes) -> Iterat
               help="value; kv (key, separator, value); json (one object per record).")
 @click.option("--key-separator", default="\t", show_default="tab", metavar="SEP",
               help="What separates key and value in --format kv.")
-@bootstrap_option
+@connection_options
 def consume(
     topic: str,
     start: Position | None,
@@ -132,12 +132,12 @@ def consume(
     fmt: str,
     key_separator: str,
     bootstrap: str,
+    timeout: float,
 ) -> Stream:
     """Print records of TOPIC."""
     start = start or Position("earliest")
     options: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_servers(bootstrap),
-        "client_id": "rillet-cli",
+        **client_options(bootstrap, timeout),
         "enable_auto_commit": False,
     }
     if group is not None:

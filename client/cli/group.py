@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from client.admin import GroupDescription, GroupMember, ListedOffset, OffsetSpec
-from client.cli.options import POSITION, Position, bootstrap_option, bootstrap_servers
+from client.cli.options import POSITION, Position, client_options, connection_options
 from client.cli.render import Section, data_command
 from client.errors import error_for
 from client.protocol import ErrorCode
@@ -37,8 +37,8 @@ def group() -> None:
     """List, describe, reset the offsets of and delete consumer groups."""
 
 
-def _admin(bootstrap: str) -> Admin:
-    return Admin(bootstrap_servers(bootstrap), client_id="rillet-cli")
+def _admin(bootstrap: str, timeout: float) -> Admin:
+    return Admin(**client_options(bootstrap, timeout))
 
 
 def assigned_partitions(member: GroupMember, protocol_type: str) -> list[tuple[str, int]]:
@@ -56,10 +56,10 @@ def assigned_partitions(member: GroupMember, protocol_type: str) -> list[tuple[s
 
 
 @data_command(group, "list")
-@bootstrap_option
-def list_(bootstrap: str) -> list[dict[str, Any]]:
+@connection_options
+def list_(bootstrap: str, timeout: float) -> list[dict[str, Any]]:
     """List the cluster's groups with their state and member count."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         listings = admin.list_groups()
         described = admin.describe_groups([g.group_id for g in listings]) if listings else {}
     return [
@@ -89,10 +89,10 @@ def _existing(admin: Admin, group_id: str) -> tuple[GroupDescription, dict[tuple
 
 @data_command(group, "describe")
 @click.argument("group_id", metavar="GROUP")
-@bootstrap_option
-def describe(group_id: str, bootstrap: str) -> list[Section]:
+@connection_options
+def describe(group_id: str, bootstrap: str, timeout: float) -> list[Section]:
     """Show GROUP's state, members and, per partition, committed offset, end offset and lag."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         description, committed = _existing(admin, group_id)
         owners: dict[tuple[str, int], GroupMember] = {}
         members = []
@@ -165,7 +165,7 @@ def _targets(
 @click.option("--to", "to", type=POSITION, required=True,
               help="earliest, latest, an offset or @TIMESTAMP_MS.")
 @click.option("--execute", is_flag=True, help="Apply the plan (without it, only print it).")
-@bootstrap_option
+@connection_options
 def reset_offsets(
     group_id: str,
     topic: str,
@@ -173,9 +173,10 @@ def reset_offsets(
     to: Position,
     execute: bool,
     bootstrap: str,
+    timeout: float,
 ) -> list[Section]:
     """Move GROUP's committed offsets on --topic; the group must have no active members."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         state = _describe(admin, group_id).state
         if state not in INACTIVE_STATES:
             raise click.ClickException(
@@ -209,9 +210,9 @@ def reset_offsets(
 
 @data_command(group, "delete")
 @click.argument("group_id", metavar="GROUP")
-@bootstrap_option
-def delete(group_id: str, bootstrap: str) -> str:
+@connection_options
+def delete(group_id: str, bootstrap: str, timeout: float) -> str:
     """Delete GROUP and its committed offsets (it must have no active members)."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         admin.delete_groups([group_id])
     return f"deleted group {group_id}"

@@ -14,10 +14,21 @@ import click
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 BOOTSTRAP_ENV = "RILLET_BOOTSTRAP"
+DEFAULT_TIMEOUT_S = 30.0
+CLIENT_ID = "rillet-cli"
 
 
-def bootstrap_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--bootstrap HOST:PORT[,HOST:PORT...]`` (env RILLET_BOOTSTRAP)."""
+def connection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--bootstrap HOST:PORT[,HOST:PORT...]`` (env RILLET_BOOTSTRAP) and
+    ``--timeout SECONDS``; the command receives them as ``bootstrap`` and ``timeout``."""
+    fn = click.option(
+        "--timeout",
+        type=click.FloatRange(min=1),
+        default=DEFAULT_TIMEOUT_S,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long to wait for the cluster (connecting, each request) before giving up.",
+    )(fn)
     return click.option(
         "--bootstrap",
         default=DEFAULT_BOOTSTRAP,
@@ -28,9 +39,15 @@ def bootstrap_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     )(fn)
 
 
-def bootstrap_servers(value: str) -> list[str]:
-    """The comma-separated ``--bootstrap`` value as a list of addresses."""
-    return [part.strip() for part in value.split(",") if part.strip()]
+def client_options(bootstrap: str, timeout: float) -> dict[str, Any]:
+    """SDK client options for ``--bootstrap`` and ``--timeout``."""
+    timeout_ms = max(int(timeout * 1000), 1)
+    return {
+        "bootstrap_servers": [part.strip() for part in bootstrap.split(",") if part.strip()],
+        "client_id": CLIENT_ID,
+        "request_timeout_ms": timeout_ms,
+        "socket_connection_setup_timeout_ms": timeout_ms,
+    }
 
 
 def parse_pairs(values: Iterable[str], option: str) -> dict[str, str]:

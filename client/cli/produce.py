@@ -21,11 +21,12 @@ from typing import IO, Any
 import click
 
 from client.accumulator import RecordFuture
-from client.cli.options import bootstrap_option, bootstrap_servers, parse_pairs
+from client.cli.options import client_options, connection_options, parse_pairs
 from client.cli.render import data_command, progress, rate_line
 from client.sync import Producer
 
 PROGRESS_STEP = 1000
+DELIVERY_TIMEOUT_MS = 120_000
 
 
 class DeliveryTracker:
@@ -88,7 +89,7 @@ def _split(lines: Iterable[bytes], separator: bytes | None) -> Iterator[tuple[by
               help="Send N generated records instead of reading stdin.")
 @click.option("--size", type=click.IntRange(min=0), default=100, show_default=True,
               metavar="BYTES", help="Value size of generated records.")
-@bootstrap_option
+@connection_options
 def produce(
     topic: str,
     key_separator: str | None,
@@ -99,16 +100,19 @@ def produce(
     generate: int | None,
     size: int,
     bootstrap: str,
+    timeout: float,
 ) -> str:
     """Send records to TOPIC: one per stdin line, or --generate N of --size BYTES."""
     header_list = [(k, v.encode()) for k, v in parse_pairs(headers, "--header").items()]
     options: dict[str, Any] = {
-        "client_id": "rillet-cli",
+        **client_options(bootstrap, timeout),
         "acks": acks,
         "compression_type": compression,
     }
+    # a record may take a whole request timeout to deliver, however long that is set
+    options["delivery_timeout_ms"] = max(DELIVERY_TIMEOUT_MS, options["request_timeout_ms"] * 2)
     tracker = DeliveryTracker()
-    with Producer(bootstrap_servers(bootstrap), **options) as producer:
+    with Producer(**options) as producer:
         started = time.monotonic()
         if generate is not None:
             sent, sent_bytes = _send_generated(

@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from client.admin import ConfigEntry, OffsetSpec, TopicDescription
-from client.cli.options import bootstrap_option, bootstrap_servers, parse_pairs
+from client.cli.options import client_options, connection_options, parse_pairs
 from client.cli.render import Section, data_command
 from client.sync import Admin
 
@@ -29,8 +29,8 @@ def topic() -> None:
     """Create, list, describe, alter and delete topics."""
 
 
-def _admin(bootstrap: str) -> Admin:
-    return Admin(bootstrap_servers(bootstrap), client_id="rillet-cli")
+def _admin(bootstrap: str, timeout: float) -> Admin:
+    return Admin(**client_options(bootstrap, timeout))
 
 
 @data_command(topic, "create")
@@ -41,17 +41,18 @@ def _admin(bootstrap: str) -> Admin:
               help="Replicas per partition (default: the broker's default.replication.factor).")
 @click.option("--config", "configs", multiple=True, metavar="KEY=VALUE",
               help="A topic config override; repeatable.")
-@bootstrap_option
+@connection_options
 def create(
     name: str,
     partitions: int | None,
     replication_factor: int | None,
     configs: tuple[str, ...],
     bootstrap: str,
+    timeout: float,
 ) -> str:
     """Create topic NAME."""
     overrides = parse_pairs(configs, "--config")
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         admin.create_topic(
             name,
             num_partitions=-1 if partitions is None else partitions,
@@ -65,10 +66,10 @@ def create(
 
 @data_command(topic, "list")
 @click.option("--internal", is_flag=True, help="Include internal topics (__consumer_offsets).")
-@bootstrap_option
-def list_(internal: bool, bootstrap: str) -> list[dict[str, Any]]:
+@connection_options
+def list_(internal: bool, bootstrap: str, timeout: float) -> list[dict[str, Any]]:
     """List topics with their partition counts and replication factors."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         names = admin.list_topics(include_internal=internal)
         described = admin.describe_topics(names) if names else {}
     return [
@@ -108,11 +109,11 @@ def _overrides(entries: dict[str, ConfigEntry]) -> dict[str, str | None]:
 
 @data_command(topic, "describe")
 @click.argument("name")
-@bootstrap_option
-def describe(name: str, bootstrap: str) -> list[Section]:
+@connection_options
+def describe(name: str, bootstrap: str, timeout: float) -> list[Section]:
     """Show a topic's partitions (leader, replicas, ISR, log size, offsets) and config
     overrides."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         description = admin.describe_topics([name])[name]
         tps = [(name, p.partition) for p in description.partitions]
         earliest = admin.list_offsets({tp: OffsetSpec.EARLIEST for tp in tps})
@@ -152,13 +153,14 @@ def describe(name: str, bootstrap: str) -> list[Section]:
               help="Set a topic config override; repeatable.")
 @click.option("--delete-config", "deleted", multiple=True, metavar="KEY",
               help="Remove a topic config override (back to the default); repeatable.")
-@bootstrap_option
+@connection_options
 def alter(
     name: str,
     partitions: int | None,
     configs: tuple[str, ...],
     deleted: tuple[str, ...],
     bootstrap: str,
+    timeout: float,
 ) -> str:
     """Add partitions to topic NAME or change its config overrides."""
     changes: dict[str, str | None] = dict(parse_pairs(configs, "--config"))
@@ -166,7 +168,7 @@ def alter(
     if partitions is None and not changes:
         raise click.UsageError("nothing to alter: give --partitions, --config or --delete-config")
     done = []
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         if partitions is not None:
             admin.create_partitions({name: partitions})
             done.append(f"{partitions} partitions")
@@ -178,9 +180,9 @@ def alter(
 
 @data_command(topic, "delete")
 @click.argument("name")
-@bootstrap_option
-def delete(name: str, bootstrap: str) -> str:
+@connection_options
+def delete(name: str, bootstrap: str, timeout: float) -> str:
     """Delete topic NAME and all its records."""
-    with _admin(bootstrap) as admin:
+    with _admin(bootstrap, timeout) as admin:
         admin.delete_topics([name])
     return f"deleted topic {name}"
