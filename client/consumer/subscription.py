@@ -121,6 +121,7 @@ class SubscriptionState:
         self.pattern: re.Pattern[str] | None = None
         self.listener: object | None = None
         self._assignment: dict[TopicPartition, PartitionState] = {}
+        # changes whenever the wanted topics change, so the group knows to rejoin
         self.version = 0
 
     # -- what the application asked for
@@ -207,7 +208,6 @@ class SubscriptionState:
             if tp not in new:
                 state.seq += 1  # anything still in flight for it is now stale
         self._assignment = new
-        self.version += 1
 
     def assigned(self) -> list[TopicPartition]:
         """The assigned partitions, in assignment order."""
