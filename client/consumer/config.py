@@ -144,10 +144,12 @@ def _check(config: ConsumerConfig) -> None:
         )
     if config.group_instance_id is not None and config.group_id is None:
         raise ValueError("group_instance_id needs a group_id")
-    if config.group_id is not None and (not isinstance(config.group_id, str) or not config.group_id):
+    if config.group_id is not None and not (isinstance(config.group_id, str) and config.group_id):
         raise ValueError(f"group_id must be a non-empty string, not {config.group_id!r}")
     if config.rebalance_timeout_ms is not None and config.rebalance_timeout_ms <= 0:
-        raise ValueError(f"rebalance_timeout_ms must be positive, not {config.rebalance_timeout_ms}")
+        raise ValueError(
+            f"rebalance_timeout_ms must be positive, not {config.rebalance_timeout_ms}"
+        )
     if not config.consumer_timeout_ms > 0:
         raise ValueError(f"consumer_timeout_ms must be positive, not {config.consumer_timeout_ms}")
     if config.max_partition_fetch_bytes > config.fetch_buffer_bytes:

@@ -472,7 +472,9 @@ class Consumer:
         stable offset under read_committed)."""
         return await self._list(partitions, LATEST_TIMESTAMP)
 
-    async def _list(self, partitions: Iterable[PartitionLike], timestamp: int) -> dict[TopicPartition, int]:
+    async def _list(
+        self, partitions: Iterable[PartitionLike], timestamp: int
+    ) -> dict[TopicPartition, int]:
         fetcher = self._running()
         wanted = {as_topic_partition(tp): timestamp for tp in partitions}
         found = await fetcher.list_offsets(wanted, self.config.request_timeout_ms / 1000)

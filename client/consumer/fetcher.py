@@ -353,7 +353,9 @@ class Fetcher:
 
     # ------------------------------------------------------------------ responses
 
-    def _handle_fetch(self, sent: dict[TopicPartition, tuple[int, int | None]], response: dict) -> None:
+    def _handle_fetch(
+        self, sent: dict[TopicPartition, tuple[int, int | None]], response: dict
+    ) -> None:
         appended = False
         for topic in response["responses"]:
             name = topic["topic"]
@@ -442,7 +444,9 @@ class Fetcher:
         else:
             state.request_reset(strategy)
 
-    def _truncate(self, tp: TopicPartition, state: PartitionState, end_offset: int, epoch: int) -> None:
+    def _truncate(
+        self, tp: TopicPartition, state: PartitionState, end_offset: int, epoch: int
+    ) -> None:
         """The leader's log diverges from what we read: resume where both agree."""
         assert state.position is not None
         if self._subs.default_reset == "none":
@@ -578,7 +582,9 @@ class Fetcher:
             self._errors.append(LogTruncationError(truncated))
             self.data_ready.fire()
 
-    def _partition_retry(self, tp: TopicPartition, state: PartitionState, code: int, what: str) -> None:
+    def _partition_retry(
+        self, tp: TopicPartition, state: PartitionState, code: int, what: str
+    ) -> None:
         exc = error_for(code, f"{what} for {tp.topic}-{tp.partition}")
         if exc.retriable or code in _RETRY_AFTER_METADATA:
             state.retry_at = trio.current_time() + self._backoff

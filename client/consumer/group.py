@@ -108,7 +108,9 @@ class RebalanceListener:
         return self.on_partitions_revoked(lost)
 
 
-async def call_listener(listener: object | None, method: str, partitions: set[TopicPartition]) -> None:
+async def call_listener(
+    listener: object | None, method: str, partitions: set[TopicPartition]
+) -> None:
     """Call ``listener.method(partitions)`` if it has one, awaiting it if it is async. A
     listener without ``on_partitions_lost`` gets ``on_partitions_revoked`` instead."""
     if listener is None:
@@ -493,9 +495,13 @@ class GroupMembership:
             except FormatError as exc:
                 log.warning("group %s: member %s: %s", self.group_id, raw["member_id"], exc)
                 subscription = Subscription([])
-            members.append(GroupMember(raw["member_id"], subscription, raw.get("group_instance_id")))
+            members.append(
+                GroupMember(raw["member_id"], subscription, raw.get("group_instance_id"))
+            )
         topics = sorted({t for m in members for t in m.subscription.topics})
-        metadata = await self._cluster.refresh_metadata(topics) if topics else self._cluster.metadata
+        metadata = self._cluster.metadata
+        if topics:
+            metadata = await self._cluster.refresh_metadata(topics)
         self._topic_counts = partition_counts(metadata, topics)
         counts = {t: n for t, n in self._topic_counts.items() if n}
         result = assignor.assign(counts, members)

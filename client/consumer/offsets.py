@@ -103,7 +103,9 @@ def parse_list_offsets(response: dict) -> dict[TopicPartition, ListedOffset]:
     return result
 
 
-def offset_fetch_request(group_id: str, partitions: list[TopicPartition], require_stable: bool) -> dict:
+def offset_fetch_request(
+    group_id: str, partitions: list[TopicPartition], require_stable: bool
+) -> dict:
     """OffsetFetch of ``partitions``' committed offsets in ``group_id``."""
     grouped = by_topic(dict.fromkeys(partitions))
     return {

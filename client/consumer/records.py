@@ -135,7 +135,9 @@ def records_from_fetch(
             kd = key_deserializer or _identity
             vd = value_deserializer or _identity
             extend([
-                _tuple_new(ConsumerRecord, (topic, partition, o, t, ts_type, kd(k), vd(v), h, epoch))
+                _tuple_new(
+                    ConsumerRecord, (topic, partition, o, t, ts_type, kd(k), vd(v), h, epoch)
+                )
                 for o, t, k, v, h in records
             ])
     last_batch = batches[-1]

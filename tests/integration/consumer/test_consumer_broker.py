@@ -112,7 +112,9 @@ async def test_pause_and_resume(broker: BrokerProcess, topic_name: str) -> None:
         ]
 
 
-async def test_auto_commit_commits_what_was_processed(broker: BrokerProcess, topic_name: str) -> None:
+async def test_auto_commit_commits_what_was_processed(
+    broker: BrokerProcess, topic_name: str
+) -> None:
     await setup_topic(broker, topic_name, 1, 4)
     tp = TP(topic_name, 0)
     group = topic_name + "-g"
@@ -209,7 +211,9 @@ async def _run_mixed_group(
     return log
 
 
-async def test_mixed_group_with_confluent_kafka_eager(broker: BrokerProcess, topic_name: str) -> None:
+async def test_mixed_group_with_confluent_kafka_eager(
+    broker: BrokerProcess, topic_name: str
+) -> None:
     log = await _run_mixed_group(broker, topic_name, ("range", "roundrobin"), "range,roundrobin")
     # eager: every rebalance starts with each member giving up everything it holds
     assert any(kind == "revoked" and len(parts) > 1 for _, _, kind, parts in log.events)

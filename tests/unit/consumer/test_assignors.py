@@ -29,7 +29,8 @@ from client.consumer.structs import TopicPartition as TP
 
 def member(member_id: str, topics: list[str], owned: list[TP] = (), generation: int = -1,
            instance: str | None = None) -> GroupMember:
-    return GroupMember(member_id, Subscription(list(topics), b"", list(owned), generation), instance)
+    subscription = Subscription(list(topics), b"", list(owned), generation)
+    return GroupMember(member_id, subscription, instance)
 
 
 def flat(result: dict) -> dict[str, list[TP]]:
@@ -163,7 +164,9 @@ def test_sticky_keeps_owned_partitions_and_moves_the_minimum() -> None:
 def test_cooperative_first_phase_withholds_partitions_still_owned_elsewhere() -> None:
     counts = {"t": 4}
     owned = {"a": [TP("t", 0), TP("t", 1)], "b": [TP("t", 2), TP("t", 3)]}
-    group = [member("a", ["t"], owned["a"], 3), member("b", ["t"], owned["b"], 3), member("c", ["t"])]
+    group = [
+        member("a", ["t"], owned["a"], 3), member("b", ["t"], owned["b"], 3), member("c", ["t"])
+    ]
     first = flat(CooperativeStickyAssignor().assign(counts, group))
     target = sticky_assignment(counts, group)
     moving = [tp for tp in target["c"]]
@@ -194,7 +197,8 @@ def test_generation_is_read_from_user_data_when_the_field_is_absent() -> None:
     java = Subscription(["t"], struct.pack(">i", 11), [], -1, None, 1)
     assert member_generation(java) == 11
     sticky = Subscription(
-        ["t"], struct.pack(">ih", 1, 1) + b"t" + struct.pack(">iii", 2, 0, 1) + struct.pack(">i", 8),
+        ["t"],
+        struct.pack(">ih", 1, 1) + b"t" + struct.pack(">iii", 2, 0, 1) + struct.pack(">i", 8),
         [], -1, None, 1,
     )
     assert member_generation(sticky) == 8
@@ -271,7 +275,8 @@ def test_resolve_assignors_by_name_and_protocol() -> None:
     assert [a.name for a in resolve_assignors(("range", "roundrobin"))] == ["range", "roundrobin"]
     assert [a.name for a in resolve_assignors("range,roundrobin")] == ["range", "roundrobin"]
     assert rebalance_protocol(resolve_assignors(("range", "roundrobin"))) == RebalanceProtocol.EAGER
-    assert rebalance_protocol(resolve_assignors("cooperative-sticky")) == RebalanceProtocol.COOPERATIVE
+    cooperative = rebalance_protocol(resolve_assignors("cooperative-sticky"))
+    assert cooperative == RebalanceProtocol.COOPERATIVE
     assert rebalance_protocol(resolve_assignors(["cooperative-sticky", "range"])) == (
         RebalanceProtocol.EAGER
     )

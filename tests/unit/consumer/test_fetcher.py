@@ -51,7 +51,9 @@ class StubCluster:
         return self.handlers[api_key](body)
 
 
-def make(reset: str = "earliest", **options: object) -> tuple[Fetcher, SubscriptionState, StubCluster]:
+def make(
+    reset: str = "earliest", **options: object
+) -> tuple[Fetcher, SubscriptionState, StubCluster]:
     cluster = StubCluster()
     config = consumer_config(auto_offset_reset=reset, **options)
     subs = SubscriptionState(config.auto_offset_reset, uses_group=False)

@@ -32,9 +32,8 @@ partition_ids = st.lists(st.integers(0, 2**31 - 1), max_size=4)
 def grouped_partitions(draw: st.DrawFn) -> list[TopicPartition]:
     """Partitions whose topics each appear in one run (how every client writes them)."""
     topics = draw(st.lists(topic_names, unique=True, max_size=4))
-    return [
-        TopicPartition(t, p) for t in topics for p in draw(partition_ids.filter(bool) | st.just([0]))
-    ]
+    nonempty = partition_ids.filter(bool) | st.just([0])
+    return [TopicPartition(t, p) for t in topics for p in draw(nonempty)]
 
 
 @st.composite
@@ -146,7 +145,9 @@ def test_body_shorter_than_its_version_keeps_the_fields_present() -> None:
     assert decoded.rack_id is None
 
 
-@pytest.mark.parametrize("data", [b"", b"\x00", b"\xff\xff\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x05ab"])
+@pytest.mark.parametrize(
+    "data", [b"", b"\x00", b"\xff\xff\x00\x00\x00\x00", b"\x00\x00\x00\x00\x00\x05ab"]
+)
 def test_garbage_subscription_raises_format_error(data: bytes) -> None:
     with pytest.raises(FormatError):
         decode_subscription(data)
