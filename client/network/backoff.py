@@ -57,9 +57,12 @@ async def retry_until(
     metadata) before the backoff sleep.
     """
     attempt = 0
+    last: KafkaError | None = None
     while True:
         remaining = deadline - trio.current_time()
         if remaining <= 0:
+            if last is not None:
+                raise last
             raise KafkaTimeoutError("deadline passed before the operation could run")
         try:
             with trio.fail_after(remaining):
@@ -69,6 +72,7 @@ async def retry_until(
         except KafkaError as exc:
             if not exc.retriable:
                 raise
+            last = exc
             if on_retriable is not None:
                 try:
                     await on_retriable(exc)

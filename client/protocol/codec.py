@@ -57,14 +57,16 @@ def _codec(api_key: int, api_version: int, request: bool) -> tuple[Encoder, Deco
     return found
 
 
-def _decode_body(decode: Decoder, buf: memoryview, pos: int, what: str) -> dict:
+def _decode_body(
+    decode: Decoder, buf: memoryview, pos: int, what: str, allow_trailing: bool = False
+) -> dict:
     try:
         body, pos = decode(buf, pos)
     except ProtocolError:
         raise
     except _DECODE_FAILURES as exc:
         raise RemoteProtocolError(f"malformed {what}: {exc}") from exc
-    if pos != len(buf):
+    if pos != len(buf) and not allow_trailing:
         raise RemoteProtocolError(f"{len(buf) - pos} unexpected bytes after the {what}")
     return body
 
@@ -98,7 +100,11 @@ def decode_request(frame: bytes | bytearray | memoryview) -> tuple[RequestHeader
     except _DECODE_FAILURES as exc:
         raise RemoteProtocolError(f"malformed request header: {exc}") from exc
     _, decode = _codec(api_key, api_version, True)
-    return header, _decode_body(decode, buf, pos, f"api {api_key} v{api_version} request")
+    # Bytes after a whole request body are ignored, as Kafka's own broker does:
+    # librdkafka 2.16 sends Metadata v12 requests with three such bytes.
+    return header, _decode_body(
+        decode, buf, pos, f"api {api_key} v{api_version} request", allow_trailing=True
+    )
 
 
 def encode_request(

@@ -33,6 +33,7 @@ from client.records import decode_batches
 Handler = Callable[[RequestHeader, dict], Awaitable[dict | None] | dict | None]
 
 _BATCH_FIELDS = struct.Struct(">qi")  # base offset, batch length
+_PRODUCER_FIELDS = struct.Struct(">qhii")  # producer id, epoch, base sequence, record count
 
 
 @dataclass
@@ -51,10 +52,13 @@ class FakeState:
     next_producer_id: int = 1000
     brokers: dict[int, FakeBroker] = field(default_factory=dict)
     controller: int = 0
+    configs: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    groups: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
 
     def add_topic(self, name: str, partitions: int, leader: int = 0) -> None:
         """Create ``name`` with every partition led by ``leader``."""
         self.topics[name] = partitions
+        self.configs.setdefault(name, {})
         for p in range(partitions):
             self.leaders[(name, p)] = leader
             self.leader_epochs[(name, p)] = 0
@@ -227,11 +231,17 @@ class FakeBroker:
                     "base_offset": -1}
         base = st.next_offset[key]
         data = bytearray(records)
-        for batch in decode_batches(bytes(data)):
-            pid, seq, count = batch.producer_id, batch.base_sequence, batch.record_count
+        pos = 0
+        headers = []
+        while pos < len(data):
+            length = _BATCH_FIELDS.unpack_from(data, pos)[1]
+            pid, _epoch, seq, count = _PRODUCER_FIELDS.unpack_from(data, pos + 43)
+            headers.append((pos, pid, seq, count))
+            pos += 12 + length
+        for _, pid, seq, count in headers:
             if pid >= 0:
                 seen = st.sequences[(pid, topic, partition)]
-                for first, last, offset in seen[-5:]:
+                for first, _last, offset in seen[-5:]:
                     if first == seq:
                         return {"index": partition, "error_code": 0, "base_offset": offset}
                 expected = seen[-1][1] + 1 if seen else 0
@@ -240,13 +250,9 @@ class FakeBroker:
                             "error_code": ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
                             "base_offset": -1}
                 seen.append((seq, seq + count - 1, st.next_offset[key]))
-        pos = 0
-        while pos < len(data):
-            length = _BATCH_FIELDS.unpack_from(data, pos)[1]
-            count = struct.unpack_from(">i", data, pos + 57)[0]
+        for pos, _, _, count in headers:
             struct.pack_into(">q", data, pos, st.next_offset[key])
             st.next_offset[key] += count
-            pos += 12 + length
         st.logs[key].append(bytes(data))
         return {"index": partition, "error_code": 0, "base_offset": base}
 
@@ -261,3 +267,155 @@ class FakeBroker:
         if body["acks"] == 0:
             return None
         return {"responses": responses}
+
+    # -- admin ----------------------------------------------------------------------
+
+    def _create_topics(self, header: RequestHeader, body: dict) -> dict:
+        results = []
+        for topic in body["topics"]:
+            name = topic["name"]
+            if name in self.state.topics:
+                code = ErrorCode.TOPIC_ALREADY_EXISTS
+            elif topic["num_partitions"] == 0:
+                code = ErrorCode.INVALID_PARTITIONS
+            else:
+                code = 0
+                if not body["validate_only"]:
+                    count = topic["num_partitions"] if topic["num_partitions"] > 0 else 1
+                    self.state.add_topic(name, count)
+                    self.state.configs[name] = {c["name"]: c["value"] for c in topic["configs"]}
+            results.append({"name": name, "error_code": code, "error_message": None})
+        return {"topics": results}
+
+    def _delete_topics(self, header: RequestHeader, body: dict) -> dict:
+        results = []
+        for name in body["topic_names"]:
+            if name in self.state.topics:
+                del self.state.topics[name]
+                code = 0
+            else:
+                code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            results.append({"name": name, "error_code": code})
+        return {"responses": results}
+
+    def _create_partitions(self, header: RequestHeader, body: dict) -> dict:
+        results = []
+        for topic in body["topics"]:
+            name, count = topic["name"], topic["count"]
+            current = self.state.topics.get(name)
+            if current is None:
+                code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+            elif count <= current:
+                code = ErrorCode.INVALID_PARTITIONS
+            else:
+                code = 0
+                for p in range(current, count):
+                    self.state.leaders[(name, p)] = 0
+                    self.state.leader_epochs[(name, p)] = 0
+                self.state.topics[name] = count
+            results.append({"name": name, "error_code": code, "error_message": None})
+        return {"results": results}
+
+    def _describe_configs(self, header: RequestHeader, body: dict) -> dict:
+        results = []
+        for res in body["resources"]:
+            name = res["resource_name"]
+            configs = self.state.configs.get(name)
+            if configs is None:
+                results.append({"error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                                "error_message": None, "resource_type": res["resource_type"],
+                                "resource_name": name, "configs": []})
+                continue
+            entries = dict(self.DEFAULT_CONFIGS, **configs)
+            keys = res["configuration_keys"]
+            results.append({
+                "error_code": 0, "error_message": None,
+                "resource_type": res["resource_type"], "resource_name": name,
+                "configs": [
+                    {"name": k, "value": v, "read_only": False, "is_sensitive": False,
+                     "config_source": 1 if k in configs else 5, "is_default": k not in configs,
+                     "synonyms": []}
+                    for k, v in entries.items() if keys is None or k in keys
+                ],
+            })
+        return {"results": results}
+
+    DEFAULT_CONFIGS = {"cleanup.policy": "delete", "retention.ms": "604800000"}
+
+    def _incremental_alter_configs(self, header: RequestHeader, body: dict) -> dict:
+        responses = []
+        for res in body["resources"]:
+            configs = self.state.configs.setdefault(res["resource_name"], {})
+            for entry in res["configs"]:
+                if entry["config_operation"] == 1:
+                    configs.pop(entry["name"], None)
+                else:
+                    configs[entry["name"]] = entry["value"]
+            responses.append({"error_code": 0, "error_message": None,
+                              "resource_type": res["resource_type"],
+                              "resource_name": res["resource_name"]})
+        return {"responses": responses}
+
+    def _alter_configs(self, header: RequestHeader, body: dict) -> dict:
+        responses = []
+        for res in body["resources"]:
+            self.state.configs[res["resource_name"]] = {
+                c["name"]: c["value"] for c in res["configs"]
+            }
+            responses.append({"error_code": 0, "error_message": None,
+                              "resource_type": res["resource_type"],
+                              "resource_name": res["resource_name"]})
+        return {"responses": responses}
+
+    def _list_groups(self, header: RequestHeader, body: dict) -> dict:
+        return {"error_code": 0, "groups": [
+            {"group_id": g, "protocol_type": "consumer"} for g in sorted(self.state.groups)
+        ]}
+
+    def _describe_groups(self, header: RequestHeader, body: dict) -> dict:
+        groups = []
+        for group_id in body["groups"]:
+            if group_id in self.state.groups:
+                groups.append({"error_code": 0, "group_id": group_id, "group_state": "Empty",
+                               "protocol_type": "consumer", "protocol_data": "", "members": []})
+            else:
+                groups.append({"error_code": 0, "group_id": group_id, "group_state": "Dead",
+                               "protocol_type": "", "protocol_data": "", "members": []})
+        return {"groups": groups}
+
+    def _delete_groups(self, header: RequestHeader, body: dict) -> dict:
+        results = []
+        for group_id in body["groups_names"]:
+            code = 0 if self.state.groups.pop(group_id, None) is not None else (
+                ErrorCode.GROUP_ID_NOT_FOUND
+            )
+            results.append({"group_id": group_id, "error_code": code})
+        return {"results": results}
+
+    def _offset_commit(self, header: RequestHeader, body: dict) -> dict:
+        group = self.state.groups.setdefault(body["group_id"], {})
+        topics = []
+        for topic in body["topics"]:
+            parts = []
+            for part in topic["partitions"]:
+                group[(topic["name"], part["partition_index"])] = part["committed_offset"]
+                parts.append({"partition_index": part["partition_index"], "error_code": 0})
+            topics.append({"name": topic["name"], "partitions": parts})
+        return {"topics": topics}
+
+    def _offset_fetch(self, header: RequestHeader, body: dict) -> dict:
+        group = self.state.groups.get(body["group_id"], {})
+        by_topic: dict[str, list] = {}
+        for (topic, partition), offset in sorted(group.items()):
+            by_topic.setdefault(topic, []).append({
+                "partition_index": partition, "committed_offset": offset, "metadata": "",
+                "error_code": 0,
+            })
+        return {"error_code": 0, "topics": [
+            {"name": t, "partitions": ps} for t, ps in by_topic.items()
+        ]}
+
+    def _describe_cluster(self, header: RequestHeader, body: dict) -> dict:
+        return {"error_code": 0, "cluster_id": "fake", "controller_id": self.state.controller,
+                "brokers": [{"broker_id": b.node_id, "host": "127.0.0.1", "port": b.port}
+                            for b in self.state.brokers.values()]}

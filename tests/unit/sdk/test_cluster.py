@@ -116,7 +116,7 @@ async def test_leader_move_followed_after_refresh(nursery: trio.Nursery, fake: F
         assert await cluster.leader_for("t", 1) == 1
         reply = await cluster.request(1, ApiKey.METADATA, {"topics": []})
         assert reply["controller_id"] == 0
-    assert other.count(ApiKey.METADATA) == 1
+    assert other.count(ApiKey.METADATA) >= 1
 
 
 async def test_concurrent_refreshes_share_one_request(fake: FakeBroker) -> None:

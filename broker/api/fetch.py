@@ -1,0 +1,173 @@
+"""Fetch: whole record batches up to the high watermark, long-polled until ``min_bytes``.
+
+Each requested partition appears in the response, with data or an error code (clients drop a
+full response that leaves one out).  Reads stop at ``partition_max_bytes`` per partition and
+``max_bytes`` overall, except that the first partition with data always gets at least one
+whole batch.  When less than ``min_bytes`` is ready the request waits up to ``max_wait_ms``
+for an append to any of its partitions — woken by the append, never by polling.  Fetch
+sessions are not kept: the answer carries session id 0, which tells clients to send full
+fetch requests.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any
+
+import trio
+
+from client.protocol import ErrorCode, RequestHeader
+
+from broker.api.state import BrokerState, state_of
+from broker.replication.partition import Partition
+from broker.server.context import RequestContext
+from broker.storage.errors import OffsetOutOfRangeError
+
+Body = dict[str, Any]
+_HEADER = struct.Struct(">qi")  # baseOffset, batchLength
+_LAST_OFFSET_DELTA = struct.Struct(">i")
+READ_COMMITTED = 1
+
+
+def _partition_error(index: int, code: ErrorCode, partition: Partition | None = None) -> Body:
+    high_watermark = partition.high_watermark if partition is not None else -1
+    log_start = partition.log.log_start_offset if partition is not None else -1
+    return {
+        "partition_index": index,
+        "error_code": code,
+        "high_watermark": high_watermark,
+        "last_stable_offset": high_watermark,
+        "log_start_offset": log_start,
+        "aborted_transactions": None,
+        "preferred_read_replica": -1,
+        "records": b"",
+    }
+
+
+def count_records(data: bytes) -> int:
+    """Offsets spanned by the whole batches in ``data`` (headers only, one step per batch)."""
+    if not data:
+        return 0
+    first = _HEADER.unpack_from(data, 0)[0]
+    position = 0
+    last = first - 1
+    while position + 27 <= len(data):
+        base, length = _HEADER.unpack_from(data, position)
+        last = base + _LAST_OFFSET_DELTA.unpack_from(data, position + 23)[0]
+        position += 12 + length
+    return last - first + 1
+
+
+class FetchPlan:
+    """The partitions of one fetch request, resolved once and read as often as it waits."""
+
+    def __init__(self, state: BrokerState, version: int, body: Body) -> None:
+        self.state = state
+        self.version = version
+        self.max_bytes = body.get("max_bytes", 0x7FFFFFFF)
+        self.isolation_level = body.get("isolation_level", 0)
+        self.topics: list[tuple[str, list[tuple[Body, Partition | None]]]] = []
+        for topic in body["topics"]:
+            name = topic["topic"]
+            self.topics.append(
+                (name, [(p, state.replicas.get(name, p["partition"])) for p in topic["partitions"]])
+            )
+
+    def partitions(self) -> list[Partition]:
+        """Every hosted partition the request names."""
+        return [p for _, parts in self.topics for _, p in parts if p is not None]
+
+    def read(self) -> tuple[Body, int, bool]:
+        """The response as it stands now, its record bytes, and whether any partition erred."""
+        budget = self.max_bytes
+        first_data = True
+        total = 0
+        erred = False
+        responses = []
+        metrics = self.state.metrics.log if self.state.metrics is not None else None
+        for name, parts in self.topics:
+            entries = []
+            for request, partition in parts:
+                entry = self._read_partition(request, partition, budget, first_data)
+                records = entry["records"]
+                if records:
+                    first_data = False
+                    budget -= len(records)
+                    total += len(records)
+                    if metrics is not None:
+                        metrics.read(name, count_records(records), len(records))
+                if entry["error_code"] != ErrorCode.NONE:
+                    erred = True
+                entries.append(entry)
+            responses.append({"topic": name, "partitions": entries})
+        body = {
+            "throttle_time_ms": 0,
+            "error_code": ErrorCode.NONE,
+            "session_id": 0,
+            "responses": responses,
+        }
+        return body, total, erred
+
+    def _read_partition(
+        self, request: Body, partition: Partition | None, budget: int, first_data: bool
+    ) -> Body:
+        index = request["partition"]
+        if partition is None:
+            return _partition_error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if not partition.is_leader:
+            return _partition_error(index, ErrorCode.NOT_LEADER_OR_FOLLOWER, partition)
+        epoch = request.get("current_leader_epoch", -1)
+        if epoch != -1 and epoch != partition.leader_epoch:
+            code = (
+                ErrorCode.FENCED_LEADER_EPOCH
+                if epoch < partition.leader_epoch
+                else ErrorCode.UNKNOWN_LEADER_EPOCH
+            )
+            return _partition_error(index, code, partition)
+        high_watermark = partition.high_watermark
+        limit = min(request["partition_max_bytes"], budget)
+        data = b""
+        if limit > 0 or first_data:
+            try:
+                result = partition.log.read(
+                    request["fetch_offset"],
+                    max(limit, 1),
+                    max_offset=high_watermark,
+                    min_one_batch=first_data,
+                )
+            except OffsetOutOfRangeError:
+                return _partition_error(index, ErrorCode.OFFSET_OUT_OF_RANGE, partition)
+            data = result.to_bytes()
+        return {
+            "partition_index": index,
+            "error_code": ErrorCode.NONE,
+            "high_watermark": high_watermark,
+            "last_stable_offset": high_watermark,
+            "log_start_offset": partition.log.log_start_offset,
+            "aborted_transactions": [] if self.isolation_level == READ_COMMITTED else None,
+            "preferred_read_replica": -1,
+            "records": data,
+        }
+
+
+async def handle_fetch(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
+    """Read what is there; wait for appends while less than ``min_bytes`` is ready."""
+    state = state_of(ctx)
+    plan = FetchPlan(state, header.api_version, body)
+    deadline = trio.current_time() + max(body["max_wait_ms"], 0) / 1000
+    min_bytes = body["min_bytes"]
+    while True:
+        response, total, erred = plan.read()
+        if total >= min_bytes or erred or trio.current_time() >= deadline:
+            return response
+        # No await between the read above and registering here: no append can slip between.
+        woken = trio.Event()
+        watched = plan.partitions()
+        for partition in watched:
+            partition.data_waiters.add(woken)
+        try:
+            with trio.move_on_at(deadline):
+                await woken.wait()
+        finally:
+            for partition in watched:
+                partition.data_waiters.discard(woken)

@@ -1,0 +1,1 @@
+"""Partitions this broker hosts: leadership state, high watermark, durability and waiters."""

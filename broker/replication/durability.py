@@ -1,0 +1,74 @@
+"""Group commit: fsync logs in a worker thread, one fsync round for every waiter that came.
+
+An ``acks=all`` produce is acknowledged only once its batch is on disk.  Waiters register the
+log and the offset they need durable; the committer task takes every log with waiters, fsyncs
+them all in one worker-thread call, advances their recovery points, and wakes everyone whose
+offset is now covered.  Requests that arrive while a round runs wait for the next one, so one
+fsync serves all of them — the cost of durability is paid per round, not per request.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from broker.storage.log import FlushTask, Log
+
+log = logging.getLogger("rillet.durability")
+
+
+class GroupCommit:
+    """Batches fsync requests from many produce requests into rounds (see module docstring)."""
+
+    def __init__(self) -> None:
+        self._pending: dict[Log, int] = {}
+        self._work = trio.Event()
+        self._round_done = trio.Event()
+        self.rounds = 0
+        self.failure: BaseException | None = None
+
+    async def wait_durable(self, log_: Log, offset: int) -> None:
+        """Return once every record of ``log_`` below ``offset`` is fsynced.
+
+        Raises OSError when the fsync failed (the broker cannot promise durability then).
+        """
+        while log_.recovery_point < offset:
+            if log_.closed:
+                raise OSError(f"{log_.directory} closed before its data was fsynced")
+            self._pending[log_] = max(self._pending.get(log_, 0), offset)
+            self._work.set()
+            done = self._round_done
+            await done.wait()
+            if self.failure is not None:
+                raise OSError(f"fsync failed: {self.failure}")
+
+    async def run(self) -> None:
+        """The committer task: runs rounds until cancelled."""
+        while True:
+            await self._work.wait()
+            self._work = trio.Event()
+            pending, self._pending = self._pending, {}
+            tasks: list[tuple[Log, FlushTask]] = []
+            for log_ in pending:
+                if not log_.closed:
+                    task = log_.prepare_flush()
+                    if task is not None:
+                        tasks.append((log_, task))
+            try:
+                if tasks:
+                    await trio.to_thread.run_sync(_run_all, [task for _, task in tasks])
+                for log_, task in tasks:
+                    log_.complete_flush(task)
+                self.failure = None
+            except OSError as exc:
+                log.error("fsync failed: %s", exc)
+                self.failure = exc
+            self.rounds += 1
+            done, self._round_done = self._round_done, trio.Event()
+            done.set()
+
+
+def _run_all(tasks: list[FlushTask]) -> None:
+    for task in tasks:
+        task.run()

@@ -1,0 +1,295 @@
+"""One client connection: read frames, run requests concurrently, answer in request order.
+
+Three kinds of task live in the connection's nursery: the read loop (the connection task
+itself), one writer, and one task per request. Each request gets a sequence number when its
+frame arrives; finished responses wait in a reorder buffer until every earlier one has been
+written, then consecutive ready responses leave in one vectored send. A handler returning None
+(acks=0 produce) takes its turn without writing anything.
+
+Limits:
+  * a size prefix above `max_frame_size` closes the connection before the body is read;
+  * while the bytes of requests in flight plus responses not yet written exceed
+    `max_queued_bytes` (or too many requests are in flight), the read loop stops reading, so a
+    pipelining client is slowed by TCP instead of filling memory; one request is always
+    admitted, however large, so progress is guaranteed;
+  * with nothing in flight and no bytes moving for `idle_timeout` seconds, the connection
+    closes.
+
+Closing for a protocol or handler failure writes one log line and touches nothing outside
+this connection.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import trio
+
+from broker.config import BrokerConfig
+from broker.metrics import ServerMetrics
+from broker.server.context import ConnectionInfo, RequestContext, Turnstile
+from broker.server.dispatch import Buffer, Dispatcher
+from broker.server.framing import PREFIX, FrameBuffer, OversizedFrame
+
+log = logging.getLogger("rillet.server")
+
+# Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
+IOV_BATCH = 512
+# Upper bound of one receive; larger frames arrive over several (recv allocates this much).
+MAX_RECEIVE = 256 * 1024
+
+_connection_ids = itertools.count(1)
+
+
+def next_connection_id() -> int:
+    """A process-unique connection id."""
+    return next(_connection_ids)
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """Per-connection limits; sizes in bytes, times in seconds."""
+
+    max_frame_size: int = 104857600
+    idle_timeout: float = 600.0
+    max_queued_bytes: int = 33554432
+    max_in_flight: int = 1024
+    receive_size: int = 65536
+
+    @classmethod
+    def from_config(cls, config: BrokerConfig) -> ConnectionLimits:
+        """The limits a broker config asks for."""
+        return cls(
+            max_frame_size=config.socket_request_max_bytes,
+            idle_timeout=config.connections_max_idle_ms / 1000,
+            max_queued_bytes=config.queued_max_request_bytes,
+        )
+
+
+class ConnectionStatistics(NamedTuple):
+    """A snapshot of one connection's queues."""
+
+    in_flight: int
+    queued_bytes: int
+    peak_queued_bytes: int
+    requests: int
+
+
+async def send_vectored(stream: trio.abc.SendStream, chunks: Sequence[Buffer]) -> int:
+    """Write every chunk, with sendmsg when the stream is a socket; returns bytes written."""
+    views = [memoryview(c).cast("B") for c in chunks]
+    views = [v for v in views if v.nbytes]
+    total = sum(v.nbytes for v in views)
+    if not isinstance(stream, trio.SocketStream):
+        await stream.send_all(b"".join(views))
+        return total
+    sock = stream.socket
+    i = 0
+    try:
+        while i < len(views):
+            sent = await sock.sendmsg(views[i : i + IOV_BATCH])
+            while sent:
+                size = views[i].nbytes
+                if sent >= size:
+                    sent -= size
+                    i += 1
+                else:
+                    views[i] = views[i][sent:]
+                    sent = 0
+    except OSError as exc:
+        raise trio.BrokenResourceError(str(exc)) from exc
+    return total
+
+
+class Connection:
+    """Serves one client stream until it ends, fails, idles out or is drained."""
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        info: ConnectionInfo,
+        dispatcher: Dispatcher,
+        limits: ConnectionLimits,
+        metrics: ServerMetrics | None = None,
+        services: Any = None,
+    ) -> None:
+        self.info = info
+        self.close_reason: str | None = None
+        self._stream = stream
+        self._dispatcher = dispatcher
+        self._limits = limits
+        self._metrics = metrics
+        self._services = services
+        self._frames = FrameBuffer(limits.max_frame_size)
+        self._turnstile = Turnstile()
+        self._next_seq = 0  # given to the next request read
+        self._send_seq = 0  # the next response to write
+        self._sending = False
+        self._ready: dict[int, Sequence[Buffer] | None] = {}
+        self._held: dict[int, int] = {}  # bytes each unanswered request holds in the queue
+        self._queued = 0
+        self._peak_queued = 0
+        self._wake_writer = trio.lowlevel.ParkingLot()
+        self._wake_reader = trio.lowlevel.ParkingLot()
+        self._draining = False
+        self._reader_scope = trio.CancelScope()
+        self._nursery: trio.Nursery | None = None
+        self._last_activity = 0.0
+
+    def statistics(self) -> ConnectionStatistics:
+        """Queue sizes now, and the most bytes ever queued."""
+        return ConnectionStatistics(
+            self._in_flight(), self._queued, self._peak_queued, self._next_seq
+        )
+
+    def drain(self) -> None:
+        """Stop reading; finish and write the requests already read; then close."""
+        self._draining = True
+        self._reader_scope.cancel()
+        self._wake_writer.unpark_all()
+
+    async def run(self) -> None:
+        """Serve the connection until it closes; never raises except on cancellation."""
+        self._last_activity = trio.current_time()
+        if self._metrics is not None:
+            self._metrics.connection_opened()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self._write_loop)
+                with self._reader_scope:
+                    await self._read_loop(nursery)
+                if self._reader_scope.cancelled_caught and self.close_reason is None:
+                    self.close_reason = "drained"
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(self._stream)
+            if self._metrics is not None:
+                self._metrics.connection_closed(self.close_reason or "closed")
+
+    def _close(self, reason: str, message: str | None = None) -> None:
+        if self.close_reason is None:
+            self.close_reason = reason
+            if message is not None:
+                log.warning(
+                    "closing connection %d from %s: %s", self.info.id, self.info.peer, message
+                )
+        assert self._nursery is not None
+        self._nursery.cancel_scope.cancel()
+
+    def _in_flight(self) -> int:
+        return self._next_seq - self._send_seq + (1 if self._sending else 0)
+
+    async def _read_loop(self, nursery: trio.Nursery) -> None:
+        limits = self._limits
+        while True:
+            while self._in_flight() and (
+                self._queued >= limits.max_queued_bytes
+                or self._in_flight() >= limits.max_in_flight
+            ):
+                await self._wake_reader.park()
+            try:
+                frame = self._frames.next_frame()
+            except OversizedFrame as exc:
+                self._close("oversized", str(exc))
+                return
+            if frame is None:
+                if not await self._receive():
+                    return
+                continue
+            try:
+                request = self._dispatcher.decode(frame)
+            except Exception as exc:
+                head = bytes(frame[:64]).hex()
+                self._close("malformed", f"malformed request: {exc} (first bytes: {head})")
+                return
+            seq = self._next_seq
+            self._next_seq += 1
+            held = len(frame) + PREFIX
+            self._held[seq] = held
+            self._add_queued(held)
+            nursery.start_soon(self._run_request, seq, request, held, trio.current_time())
+
+    async def _receive(self) -> bool:
+        """Read more bytes into the frame buffer; False once the connection is closing."""
+        limits = self._limits
+        while True:
+            if self._in_flight():
+                deadline = trio.current_time() + limits.idle_timeout
+            else:
+                deadline = self._last_activity + limits.idle_timeout
+            size = min(max(limits.receive_size, self._frames.wanted()), MAX_RECEIVE)
+            with trio.move_on_at(deadline) as timeout:
+                try:
+                    data = await self._stream.receive_some(size)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    self._close("reset")
+                    return False
+            if not timeout.cancelled_caught:
+                break
+            if self._in_flight() or trio.current_time() < self._last_activity + limits.idle_timeout:
+                continue
+            self._close("idle", f"idle for {limits.idle_timeout:g} s")
+            return False
+        if not data:
+            self._close("eof")
+            return False
+        self._last_activity = trio.current_time()
+        if self._metrics is not None:
+            self._metrics.received(len(data))
+        self._frames.receive_data(data)
+        return True
+
+    def _add_queued(self, nbytes: int) -> None:
+        self._queued += nbytes
+        if self._queued > self._peak_queued:
+            self._peak_queued = self._queued
+
+    async def _run_request(self, seq: int, request: Any, size: int, received_at: float) -> None:
+        ctx = RequestContext(self.info, self._services, seq, received_at, size, self._turnstile)
+        try:
+            chunks = await self._dispatcher.handle(ctx, request)
+        except Exception as exc:
+            self._close("handler", f"request failed: {exc!r}")
+            return
+        finally:
+            self._turnstile.release(seq)
+        if chunks is not None:
+            nbytes = sum(memoryview(c).nbytes for c in chunks)
+            self._held[seq] += nbytes
+            self._add_queued(nbytes)
+        self._ready[seq] = chunks
+        self._wake_writer.unpark_all()
+
+    async def _write_loop(self) -> None:
+        while True:
+            while self._send_seq not in self._ready:
+                if self._draining and self._send_seq == self._next_seq:
+                    return
+                await self._wake_writer.park()
+            batch: list[Buffer] = []
+            released = 0
+            while self._send_seq in self._ready:
+                chunks = self._ready.pop(self._send_seq)
+                released += self._held.pop(self._send_seq)
+                if chunks:
+                    batch.extend(chunks)
+                self._send_seq += 1
+            if batch:
+                self._sending = True
+                try:
+                    sent = await send_vectored(self._stream, batch)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._close("reset")
+                    return
+                finally:
+                    self._sending = False
+                self._last_activity = trio.current_time()
+                if self._metrics is not None:
+                    self._metrics.sent(sent)
+            self._queued -= released
+            self._wake_reader.unpark_all()
