@@ -21,7 +21,6 @@ import tempfile
 import time
 
 import native
-
 from broker.storage import Log, LogConfig
 
 MIB = 1 << 20
@@ -38,13 +37,19 @@ def make_batch(target_bytes: int) -> bytearray:
     while count > 1 and 61 + len(records) > target_bytes:
         count -= max(1, (61 + len(records) - target_bytes) // (RECORD + 6))
         records = native.encode_records([value] * count)
-    rest = struct.pack(">hiqqqhii", 0, count - 1, 1_700_000_000_000, 1_700_000_000_000,
-                       -1, -1, -1, count) + records  # fmt: skip
+    rest = (
+        struct.pack(
+            ">hiqqqhii", 0, count - 1, 1_700_000_000_000, 1_700_000_000_000, -1, -1, -1, count
+        )
+        + records
+    )
     head = struct.pack(">qiibI", 0, 9 + len(rest), -1, 2, native.crc32c(rest))
     return bytearray(head + rest)
 
 
-def append_run(directory: str, batch: bytearray, total: int, config: LogConfig) -> tuple[float, int, Log]:
+def append_run(
+    directory: str, batch: bytearray, total: int, config: LogConfig
+) -> tuple[float, int, Log]:
     log = Log(directory, config)
     count = total // len(batch)
     start = time.perf_counter()
@@ -64,10 +69,10 @@ def read_run(log: Log, fetch_bytes: int) -> tuple[float, int]:
         result = log.read(offset, fetch_bytes)
         done += result.readinto(buffer)
         # the next fetch starts after the last batch returned, as a consumer's does
-        last = result.position + result.length
-        tail = native.scan_batches(memoryview(buffer)[: result.length], strict=False, max_batches=1 << 30)
+        tail = native.scan_batches(
+            memoryview(buffer)[: result.length], strict=False, max_batches=1 << 30
+        )
         offset = tail.batches[-1].base_offset + tail.batches[-1].last_offset_delta + 1
-        del last
     return time.perf_counter() - start, done
 
 
@@ -90,11 +95,20 @@ def bench_throughput(root: str, quick: bool) -> list[tuple[str, str]]:
                 shutil.rmtree(directory)
         elapsed, count = best
         volume = count * len(batch)
-        rows.append((f"append {label} batches ({records_per_batch} x 100 B records)",
-                     f"{volume / elapsed / 1e6:8.0f} MB/s {count * records_per_batch / elapsed / 1e6:6.2f} M rec/s"))  # fmt: skip
+        rows.append(
+            (
+                f"append {label} batches ({records_per_batch} x 100 B records)",
+                f"{volume / elapsed / 1e6:8.0f} MB/s "
+                f"{count * records_per_batch / elapsed / 1e6:6.2f} M rec/s",
+            )
+        )
         read_best = min(read_run(log, MIB) for _ in range(3))
-        rows.append((f"read {label} batches, 1 MiB fetches (page cache)",
-                     f"{read_best[1] / read_best[0] / 1e6:8.0f} MB/s"))  # fmt: skip
+        rows.append(
+            (
+                f"read {label} batches, 1 MiB fetches (page cache)",
+                f"{read_best[1] / read_best[0] / 1e6:8.0f} MB/s",
+            )
+        )
         log.abandon()
         shutil.rmtree(os.path.join(root, "append-2-0"))
     return rows
@@ -122,8 +136,12 @@ def bench_startup(root: str, quick: bool) -> list[tuple[str, str]]:
         log = Log(directory, LogConfig())
         clean = time.perf_counter() - start
         read = log.recovery.stats.scanned + log.recovery.stats.headers
-        rows.append((f"open after clean shutdown, {total / 1e9:.1f} GB in {len(log.segments)} segments",
-                     f"{clean * 1e3:6.1f} ms, {read} bytes read"))  # fmt: skip
+        rows.append(
+            (
+                f"open after clean shutdown, {total / 1e9:.1f} GB in {len(log.segments)} segments",
+                f"{clean * 1e3:6.1f} ms, {read} bytes read",
+            )
+        )
         # a crash with 64 MiB appended after the last flush
         point = log.log_end_offset
         batch = make_batch(MIB)
@@ -134,8 +152,13 @@ def bench_startup(root: str, quick: bool) -> list[tuple[str, str]]:
         log = Log(directory, LogConfig(), recovery_point=point)
         crash = time.perf_counter() - start
         stats = log.recovery.stats
-        rows.append((f"open after a crash, {total / 1e9:.1f} GB, 64 MiB past the recovery point",
-                     f"{crash * 1e3:6.1f} ms, scanned {stats.scanned / MIB:.1f} MiB + {stats.headers} header bytes"))  # fmt: skip
+        rows.append(
+            (
+                f"open after a crash, {total / 1e9:.1f} GB, 64 MiB past the recovery point",
+                f"{crash * 1e3:6.1f} ms, scanned {stats.scanned / MIB:.1f} MiB "
+                f"+ {stats.headers} header bytes",
+            )
+        )
         log.close()
         shutil.rmtree(directory)
     return rows

@@ -126,13 +126,15 @@ def read_epoch_checkpoint(path: str | os.PathLike[str]) -> list[tuple[int, int]]
         entries = [(int(epoch), int(offset)) for epoch, offset in rows]
     except ValueError:
         raise CorruptFileError(f"{path}: bad number") from None
-    for (e1, o1), (e2, o2) in zip(entries, entries[1:]):
+    for (e1, o1), (e2, o2) in zip(entries, entries[1:], strict=False):
         if e2 <= e1 or o2 < o1:
             raise CorruptFileError(f"{path}: epochs or offsets not increasing")
     return entries
 
 
-def write_epoch_checkpoint(path: str | os.PathLike[str], entries: Iterable[tuple[int, int]]) -> None:
+def write_epoch_checkpoint(
+    path: str | os.PathLike[str], entries: Iterable[tuple[int, int]]
+) -> None:
     """Write ``[(epoch, start_offset)]`` as a leader-epoch-checkpoint, atomically."""
     write_atomically(path, _render(f"{e} {o}" for e, o in entries))
 

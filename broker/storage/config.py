@@ -55,7 +55,9 @@ class LogConfig:
                 raise ValueError(f"{key}={getattr(self, key.replace('.', '_'))} is out of range")
         policies = set(self.cleanup_policy.replace(" ", "").split(","))
         if not policies or not policies <= {"delete", "compact"}:
-            raise ValueError(f"cleanup.policy={self.cleanup_policy!r}: expected delete and/or compact")
+            raise ValueError(
+                f"cleanup.policy={self.cleanup_policy!r}: expected delete and/or compact"
+            )
         if self.message_timestamp_type not in ("CreateTime", "LogAppendTime"):
             raise ValueError(
                 f"message.timestamp.type={self.message_timestamp_type!r}: "
@@ -112,5 +114,7 @@ class LogConfig:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            out[f.name.replace("_", ".")] = str(value).lower() if isinstance(value, bool) else str(value)
+            out[f.name.replace("_", ".")] = (
+                str(value).lower() if isinstance(value, bool) else str(value)
+            )
         return out

@@ -39,7 +39,7 @@ class LeaderEpochCache:
         return self.entries[-1][0] if self.entries else -1
 
     def assign(self, epoch: int, start_offset: int, *, persist: bool = True) -> bool:
-        """Record that ``epoch`` starts at ``start_offset``; False (no change) unless it is newer."""
+        """Record that ``epoch`` starts at ``start_offset``; False (no change) unless newer."""
         if epoch < 0 or epoch <= self.latest_epoch:
             return False
         if self.entries and start_offset < self.entries[-1][1]:
@@ -74,7 +74,7 @@ class LeaderEpochCache:
             self._persist()
 
     def truncate_from_start(self, start_offset: int) -> None:
-        """Drop epochs wholly below ``start_offset``; the first kept one starts there at the earliest."""
+        """Drop epochs wholly below ``start_offset``; the first kept one starts there at least."""
         entries = self.entries
         first = 0
         while first + 1 < len(entries) and entries[first + 1][1] <= start_offset:

@@ -44,8 +44,7 @@ class OffsetOutOfRangeError(StorageError):
         self.log_start_offset = log_start_offset
         self.log_end_offset = log_end_offset
         super().__init__(
-            f"offset {offset} is outside the log's range "
-            f"[{log_start_offset}, {log_end_offset}]"
+            f"offset {offset} is outside the log's range [{log_start_offset}, {log_end_offset}]"
         )
 
 
@@ -62,4 +61,4 @@ class OutOfOrderSequenceError(StorageError):
 
 
 class ProducerFencedError(StorageError):
-    """An idempotent producer's epoch is older than the one the log knows (INVALID_PRODUCER_EPOCH)."""
+    """An idempotent producer's epoch is older than the log's (INVALID_PRODUCER_EPOCH)."""

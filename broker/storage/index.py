@@ -48,6 +48,7 @@ class _Index:
         self._mm: mmap.mmap | None = None
         self._map()
         self.entries = self._count_written()
+        self._last = self.entry_at(self.entries - 1) if self.entries else None
 
     # -- file and mapping -------------------------------------------------------------
 
@@ -123,12 +124,13 @@ class _Index:
             return 0
         return bisect.bisect_left(range(slots), True, key=self._is_blank)
 
-    def _write(self, slot: int, *fields: int) -> None:
+    def _write(self, slot: int, first: int, second: int) -> None:
         if (slot + 1) * self.entry_size > self._length:
             raise IndexFullError(f"{self.path} is full ({self.entries} entries)")
         assert self._mm is not None
-        self.entry.pack_into(self._mm, slot * self.entry_size, *fields)
+        self.entry.pack_into(self._mm, slot * self.entry_size, first, second)
         self.entries = slot + 1
+        self._last = self._absolute((first, second))
 
     def entry_at(self, slot: int) -> tuple[int, int]:
         """Entry ``slot`` with its relative offset made absolute."""
@@ -139,8 +141,8 @@ class _Index:
         raise NotImplementedError
 
     def last_entry(self) -> tuple[int, int] | None:
-        """The last written entry, or None."""
-        return self.entry_at(self.entries - 1) if self.entries else None
+        """The last written entry, or None (kept in memory: appends consult it every time)."""
+        return self._last
 
     def truncate_entries(self, count: int) -> None:
         """Keep the first ``count`` entries; zero the rest so a crash cannot revive them."""
@@ -150,6 +152,7 @@ class _Index:
         start, end = count * self.entry_size, self.entries * self.entry_size
         self._mm[start:end] = bytes(end - start)
         self.entries = count
+        self._last = self.entry_at(count - 1) if count else None
 
     def reset(self) -> None:
         """Drop every entry."""
@@ -202,7 +205,9 @@ class OffsetIndex(_Index):
 
     def truncate_to_position(self, position: int) -> None:
         """Drop the entries at or past file ``position``."""
-        self.truncate_entries(bisect.bisect_left(range(self.entries), position, key=self._position_at))
+        self.truncate_entries(
+            bisect.bisect_left(range(self.entries), position, key=self._position_at)
+        )
 
     def truncate_to_offset(self, offset: int) -> None:
         """Drop the entries for offsets at or past ``offset``."""

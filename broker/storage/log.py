@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import native
-from native.results import CRC_START, BatchInfo, NativeError
-
 from broker.storage.checkpoints import fsync_dir, write_atomically
 from broker.storage.config import LogConfig
 from broker.storage.epochs import LeaderEpochCache
@@ -49,12 +47,14 @@ from broker.storage.errors import (
     StorageError,
 )
 from broker.storage.producer_state import (
+    SEQUENCE_MODULUS,
+    BatchMetadata,
     ProducerCheck,
+    ProducerEntry,
     ProducerStateManager,
     SequenceStatus,
     apply_to_entry,
     check_entry,
-    BatchMetadata,
 )
 from broker.storage.segment import (
     LOG_SUFFIX,
@@ -64,6 +64,7 @@ from broker.storage.segment import (
     ReadStats,
     file_name,
 )
+from native.results import CRC_START, BatchInfo, NativeError
 
 logger = logging.getLogger(__name__)
 
@@ -113,8 +114,9 @@ class ReadResult:
     """Whole batches as a slice of a segment file, sendable without a copy.
 
     ``fd``/``position``/``length`` suit ``os.sendfile`` and ``os.preadv``; the
-    descriptor stays open until the segment's deletion delay passes, so a
-    result may be sent after later appends, rolls or retention.
+    descriptor stays open until the segment's deletion delay passes (or the
+    log closes), so a result may be sent after later appends, rolls or
+    retention.
     """
 
     __slots__ = ("fd", "position", "length", "first_offset")
@@ -149,7 +151,7 @@ class ReadResult:
         return done
 
     def send_to(self, out_fd: int, sent: int = 0) -> int:
-        """``os.sendfile`` the bytes after the first ``sent`` to ``out_fd``; returns bytes sent now."""
+        """``os.sendfile`` the bytes after the first ``sent`` to ``out_fd``; returns bytes sent."""
         return os.sendfile(out_fd, self.fd, self.position + sent, self.length - sent)
 
 
@@ -208,9 +210,16 @@ class Log:
     Raises ``LogClosedError`` after ``close``/``abandon``/``delete``.
     """
 
-    def __init__(self, directory: str, config: LogConfig | None = None, *,
-                 clock: Callable[[], int] = wall_clock_ms, recovery_point: int | None = None,
-                 log_start_offset: int = 0, high_watermark: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        directory: str,
+        config: LogConfig | None = None,
+        *,
+        clock: Callable[[], int] = wall_clock_ms,
+        recovery_point: int | None = None,
+        log_start_offset: int = 0,
+        high_watermark: int = 0,
+    ) -> None:
         """Open (creating if needed) the log in ``directory``, recovering after a crash.
 
         ``recovery_point`` and ``log_start_offset`` come from the manager's
@@ -288,11 +297,15 @@ class Log:
         result = native.scan_batches(view, strict=strict)
         if result.error is not None:
             err = result.error
-            raise InvalidRecordsError(err.batch_index, err.position, err.reason,
-                                      f"{len(view)} bytes, {len(result.batches)} valid batches before it")  # fmt: skip
+            raise InvalidRecordsError(
+                err.batch_index,
+                err.position,
+                err.reason,
+                f"{len(view)} bytes, {len(result.batches)} valid batches before it",
+            )
         if len(view) > self.config.segment_bytes:
             raise RecordTooLargeError(
-                f"{len(view)} bytes do not fit a segment (segment.bytes={self.config.segment_bytes})"
+                f"{len(view)} bytes exceed segment.bytes={self.config.segment_bytes}"
             )
         largest = max(info.size for info in result.batches)
         if largest > self.config.max_message_bytes:
@@ -312,26 +325,38 @@ class Log:
         return self._check_batches(result.batches)
 
     def _check_batches(self, batches: list[BatchInfo]) -> ProducerCheck:
-        simulated: dict[int, object] = {}
+        # Later batches of one request are checked against the state the earlier ones leave.
+        simulated: dict[int, ProducerEntry] = {}
         offset = self._log_end_offset
         for info in batches:
             if info.producer_id >= 0 and info.base_sequence >= 0:
                 pid = info.producer_id
-                entry = simulated.get(pid, self.producers.producers.get(pid))
-                if entry is not None and pid not in simulated:
-                    entry = entry.copy()  # type: ignore[attr-defined]
-                last_seq = (info.base_sequence + info.last_offset_delta) % 2**31
-                check = check_entry(entry, info.producer_epoch, info.base_sequence, last_seq)  # type: ignore[arg-type]
+                entry = simulated.get(pid)
+                if entry is None:
+                    known = self.producers.producers.get(pid)
+                    entry = known.copy() if known is not None else None
+                last_seq = (info.base_sequence + info.last_offset_delta) % SEQUENCE_MODULUS
+                check = check_entry(entry, info.producer_epoch, info.base_sequence, last_seq)
                 if check.status is not SequenceStatus.OK:
                     return check
-                simulated[pid] = apply_to_entry(entry, pid, info.producer_epoch,  # type: ignore[arg-type]
-                    BatchMetadata(info.base_sequence, last_seq, offset,
-                                  offset + info.last_offset_delta, info.max_timestamp))  # fmt: skip
+                appended = BatchMetadata(
+                    info.base_sequence,
+                    last_seq,
+                    offset,
+                    offset + info.last_offset_delta,
+                    info.max_timestamp,
+                )
+                simulated[pid] = apply_to_entry(entry, pid, info.producer_epoch, appended)
             offset += info.last_offset_delta + 1
         return ProducerCheck(SequenceStatus.OK)
 
-    def append_as_leader(self, records: bytes | bytearray | memoryview, leader_epoch: int, *,
-                         producer_check: bool = True) -> AppendInfo:  # fmt: skip
+    def append_as_leader(
+        self,
+        records: bytes | bytearray | memoryview,
+        leader_epoch: int,
+        *,
+        producer_check: bool = True,
+    ) -> AppendInfo:
         """Validate, assign offsets from the log end offset, and append ``records``.
 
         baseOffset and partitionLeaderEpoch are patched in place (a read-only
@@ -352,9 +377,18 @@ class Log:
         if producer_check:
             check = self._check_batches(batches)
             if check.status is SequenceStatus.DUPLICATE:
-                return AppendInfo(check.first_offset, check.last_offset, check.timestamp,
-                                  check.last_offset, -1, self._log_start_offset,
-                                  check.last_offset - check.first_offset + 1, 1, 0, True)  # fmt: skip
+                return AppendInfo(
+                    check.first_offset,
+                    check.last_offset,
+                    check.timestamp,
+                    check.last_offset,
+                    -1,
+                    self._log_start_offset,
+                    check.last_offset - check.first_offset + 1,
+                    1,
+                    0,
+                    True,
+                )
             if check.status is SequenceStatus.OUT_OF_ORDER:
                 raise OutOfOrderSequenceError("producer sequence does not follow the last batch")
             if check.status is SequenceStatus.FENCED:
@@ -371,8 +405,13 @@ class Log:
         placed = []
         offset = first
         for info in batches:
-            placed.append(info._replace(base_offset=offset, partition_leader_epoch=leader_epoch,
-                          max_timestamp=now if append_time >= 0 else info.max_timestamp))  # fmt: skip
+            placed.append(
+                info._replace(
+                    base_offset=offset,
+                    partition_leader_epoch=leader_epoch,
+                    max_timestamp=now if append_time >= 0 else info.max_timestamp,
+                )
+            )
             offset += info.last_offset_delta + 1
         if leader_epoch >= 0 and leader_epoch > self.epochs.latest_epoch:
             self.epochs.assign(leader_epoch, first)
@@ -401,20 +440,29 @@ class Log:
         latest = self.epochs.latest_epoch
         for index, info in enumerate(batches):
             if info.base_offset < expected:
-                raise InvalidRecordsError(index, info.position, "non_monotonic_offsets",
-                                          f"base offset {info.base_offset} < {expected}")  # fmt: skip
+                raise InvalidRecordsError(
+                    index,
+                    info.position,
+                    "non_monotonic_offsets",
+                    f"base offset {info.base_offset} < {expected}",
+                )
             expected = info.base_offset + info.last_offset_delta + 1
             if info.partition_leader_epoch < latest:
-                raise InvalidRecordsError(index, info.position + 12, "stale_leader_epoch",
-                                          f"epoch {info.partition_leader_epoch} < {latest}")  # fmt: skip
+                raise InvalidRecordsError(
+                    index,
+                    info.position + 12,
+                    "stale_leader_epoch",
+                    f"epoch {info.partition_leader_epoch} < {latest}",
+                )
             latest = info.partition_leader_epoch
         for info in batches:
             if info.partition_leader_epoch > self.epochs.latest_epoch:
                 self.epochs.assign(info.partition_leader_epoch, info.base_offset)
         return self._append(view, batches, self._clock(), -1)
 
-    def _append(self, view: memoryview, batches: list[BatchInfo], now: int,
-                append_time: int) -> AppendInfo:  # fmt: skip
+    def _append(
+        self, view: memoryview, batches: list[BatchInfo], now: int, append_time: int
+    ) -> AppendInfo:
         first_offset = batches[0].base_offset
         last = batches[-1]
         last_offset = last.base_offset + last.last_offset_delta
@@ -435,14 +483,30 @@ class Log:
                 max_ts, offset_of_max = info.max_timestamp, info_last
             records += info.record_count
             if info.producer_id >= 0:
-                observe(info.producer_id, info.producer_epoch, info.base_sequence,
-                        info.base_offset, info_last, info.max_timestamp)  # fmt: skip
+                observe(
+                    info.producer_id,
+                    info.producer_epoch,
+                    info.base_sequence,
+                    info.base_offset,
+                    info_last,
+                    info.max_timestamp,
+                )
         self.producers.map_end_offset = self._log_end_offset
-        return AppendInfo(first_offset, last_offset, max_ts, offset_of_max, append_time,
-                          self._log_start_offset, records, len(batches), len(view))  # fmt: skip
+        return AppendInfo(
+            first_offset,
+            last_offset,
+            max_ts,
+            offset_of_max,
+            append_time,
+            self._log_start_offset,
+            records,
+            len(batches),
+            len(view),
+        )
 
-    def _should_roll(self, segment: LogSegment, size: int, batches: list[BatchInfo],
-                     last_offset: int, now: int) -> bool:  # fmt: skip
+    def _should_roll(
+        self, segment: LogSegment, size: int, batches: list[BatchInfo], last_offset: int, now: int
+    ) -> bool:
         if segment.size == 0:
             return False
         if segment.size > self.config.segment_bytes - size:
@@ -483,8 +547,14 @@ class Log:
 
     # ---------------------------------------------------------------- reading
 
-    def read(self, offset: int, max_bytes: int, max_offset: int | None = None, *,
-             min_one_batch: bool = True) -> ReadResult:  # fmt: skip
+    def read(
+        self,
+        offset: int,
+        max_bytes: int,
+        max_offset: int | None = None,
+        *,
+        min_one_batch: bool = True,
+    ) -> ReadResult:
         """Whole batches from the one holding ``offset``, at most ``max_bytes`` of them.
 
         Batches holding ``max_offset`` (exclusive bound, e.g. the high
@@ -521,8 +591,9 @@ class Log:
             return ReadResult(segment.fd, start, stop_at - start, info.base_offset)
         return ReadResult(-1, 0, 0, offset)
 
-    def batches(self, start_offset: int | None = None,
-                end_offset: int | None = None) -> Iterator[BatchInfo]:  # fmt: skip
+    def batches(
+        self, start_offset: int | None = None, end_offset: int | None = None
+    ) -> Iterator[BatchInfo]:
         """Headers of the batches holding offsets in [start, end): position is per segment.
 
         Reads headers only; for rebuilding derived state and for tests.
@@ -574,15 +645,19 @@ class Log:
             if found is None:
                 continue
             for info in segment.iter_headers(found.position):
-                if info.max_timestamp < timestamp or info.base_offset + info.last_offset_delta < self._log_start_offset:
+                if (
+                    info.max_timestamp < timestamp
+                    or info.base_offset + info.last_offset_delta < self._log_start_offset
+                ):
                     continue
                 offset, ts = self._first_record_at_or_after(segment, info, timestamp)
                 return max(offset, self._log_start_offset), ts
         return None
 
     @staticmethod
-    def _first_record_at_or_after(segment: LogSegment, info: BatchInfo,
-                                  timestamp: int) -> tuple[int, int]:  # fmt: skip
+    def _first_record_at_or_after(
+        segment: LogSegment, info: BatchInfo, timestamp: int
+    ) -> tuple[int, int]:
         if info.attributes & (_ATTR_COMPRESSION | _ATTR_TIMESTAMP_TYPE):
             return info.base_offset, info.max_timestamp
         data = segment.read_bytes(info.position, info.size)
@@ -663,9 +738,14 @@ class Log:
 
     def _observe_header(self, info: BatchInfo) -> None:
         if info.producer_id >= 0:
-            self.producers.observe(info.producer_id, info.producer_epoch, info.base_sequence,
-                                   info.base_offset, info.base_offset + info.last_offset_delta,
-                                   info.max_timestamp)  # fmt: skip
+            self.producers.observe(
+                info.producer_id,
+                info.producer_epoch,
+                info.base_sequence,
+                info.base_offset,
+                info.base_offset + info.last_offset_delta,
+                info.max_timestamp,
+            )
 
     def delete_records(self, offset: int) -> int:
         """Raise the log start offset to ``offset`` (DeleteRecords); returns the new log start.
@@ -686,7 +766,9 @@ class Log:
         self.epochs.truncate_from_start(self._log_start_offset)
         self.producers.evict_before(self._log_start_offset)
         self.high_watermark = max(self.high_watermark, self._log_start_offset)
-        self._recovery_point = max(self._recovery_point, min(self._log_start_offset, self._log_end_offset))
+        self._recovery_point = max(
+            self._recovery_point, min(self._log_start_offset, self._log_end_offset)
+        )
 
     def _delete_segments_below_log_start(self, now: int) -> int:
         deleted = 0
@@ -714,8 +796,10 @@ class Log:
         deleted = self._delete_segments_below_log_start(now_ms)
         config = self.config
         if config.delete and config.retention_ms >= 0:
-            while (len(self.segments) > 1
-                   and now_ms - self.segments[0].largest_timestamp > config.retention_ms):  # fmt: skip
+            while (
+                len(self.segments) > 1
+                and now_ms - self.segments[0].largest_timestamp > config.retention_ms
+            ):
                 self._delete_first(now_ms)
                 deleted += 1
         if config.delete and config.retention_bytes >= 0:
@@ -732,7 +816,7 @@ class Log:
         self._pending_deletes.append((now + self.config.file_delete_delay_ms, segment))
 
     def purge_deleted(self, now_ms: int | None = None) -> None:
-        """Close and unlink deleted segments whose delay has passed (all when ``now_ms`` is None)."""
+        """Close and unlink deleted segments whose delay has passed (all if ``now_ms`` is None)."""
         keep = []
         for due, segment in self._pending_deletes:
             if now_ms is None or due <= now_ms:
@@ -746,8 +830,9 @@ class Log:
     def new_cleaned_segment(self, base_offset: int) -> LogSegment:
         """An empty segment with ``.cleaned`` files for the cleaner to fill (appends go through
         ``LogSegment.append``); hand it to ``replace_segments`` when complete."""
-        segment = LogSegment(self.directory, base_offset, self.config, now_ms=self._clock(),
-                             suffix=CLEANED_SUFFIX)  # fmt: skip
+        segment = LogSegment(
+            self.directory, base_offset, self.config, now_ms=self._clock(), suffix=CLEANED_SUFFIX
+        )
         segment.make_active()
         return segment
 
@@ -957,7 +1042,9 @@ class Log:
         for index in range(first):
             segment = self.segments[index]
             next_base = self.segments[index + 1].base_offset
-            if not segment.offset_index.is_sane(segment.size) or not segment.time_index.is_sane(next_base):
+            if not segment.offset_index.is_sane(segment.size) or not segment.time_index.is_sane(
+                next_base
+            ):
                 report.indexes_rebuilt += 1
                 segment.make_active()
                 segment.recover(0, segment.base_offset, None, report.stats)
@@ -965,7 +1052,7 @@ class Log:
             segment.load_clean(next_base)
         # Producer state up to the recovery point, then fed by the scan.
         segment = self.segments[first]
-        from_position, expected = segment.position_of(point)
+        from_position, expected = segment.position_of(point, report.stats)
         snapshot_from = self.producers.load_latest(expected, self._log_start_offset)
         for info in self._walk(snapshot_from, expected, report.stats):
             self._observe_header(info)
@@ -994,14 +1081,18 @@ class Log:
             if index > first:
                 from_position, expected = 0, max(next_offset, segment.base_offset)
             outcome = segment.recover(from_position, expected, on_batch, report.stats)
-            next_offset = outcome.next_offset if segment.size else max(next_offset, segment.base_offset)
+            next_offset = (
+                outcome.next_offset if segment.size else max(next_offset, segment.base_offset)
+            )
             if index + 1 < len(self.segments):
                 segment.on_roll()
             if outcome.error is not None or outcome.dropped_bytes:
                 report.dropped_bytes += outcome.dropped_bytes
                 if outcome.error is not None:
-                    report.error = (f"{file_name(segment.base_offset, LOG_SUFFIX)} byte "
-                                    f"{outcome.error.position}: {outcome.error.reason}")  # fmt: skip
+                    report.error = (
+                        f"{file_name(segment.base_offset, LOG_SUFFIX)} byte "
+                        f"{outcome.error.position}: {outcome.error.reason}"
+                    )
                 for later in self.segments[index + 1 :]:
                     report.dropped_bytes += later.size
                     report.dropped_segments += 1
@@ -1022,16 +1113,22 @@ class Log:
         self._recovery_point = self._log_end_offset
         if report.dropped_bytes:
             logger.warning(
-                "%s: recovery dropped %d bytes (%d later segments) at %s; log end offset is now %d",
-                self.directory, report.dropped_bytes, report.dropped_segments,
-                report.error or "end of file", self._log_end_offset,
-            )  # fmt: skip
+                "%s: recovery dropped %d bytes, offsets from %d on (%d later segments); "
+                "first invalid byte: %s",
+                self.directory,
+                report.dropped_bytes,
+                self._log_end_offset,
+                report.dropped_segments,
+                report.error or "none, a torn tail",
+            )
         return report
 
     def _rebuild_epochs(self, stats: ReadStats) -> None:
         entries: list[tuple[int, int]] = []
         for info in self._walk(self.segments[0].base_offset, self._log_end_offset, stats):
-            if info.partition_leader_epoch >= 0 and (not entries or info.partition_leader_epoch > entries[-1][0]):
+            if info.partition_leader_epoch >= 0 and (
+                not entries or info.partition_leader_epoch > entries[-1][0]
+            ):
                 entries.append((info.partition_leader_epoch, info.base_offset))
         self.epochs.reset(entries)
         self.epochs.truncate_from_start(self._log_start_offset)
@@ -1044,7 +1141,9 @@ class Log:
             return
         for name in swaps:
             base = int(name[:20])
-            segment = LogSegment(directory, base, self.config, now_ms=self._clock(), suffix=SWAP_SUFFIX)
+            segment = LogSegment(
+                directory, base, self.config, now_ms=self._clock(), suffix=SWAP_SUFFIX
+            )
             segment.make_active()
             outcome = segment.recover(0, base)
             end = outcome.next_offset
@@ -1054,7 +1153,9 @@ class Log:
                     os.unlink(os.path.join(directory, other))
             segment.change_suffix("")
             segment.close(clean=True)
-            logger.warning("%s: completed an interrupted segment swap at offset %d", directory, base)
+            logger.warning(
+                "%s: completed an interrupted segment swap at offset %d", directory, base
+            )
         for name in os.listdir(directory):  # index swaps whose log swap was already renamed
             if name.endswith(SWAP_SUFFIX):
                 os.unlink(os.path.join(directory, name))

@@ -47,15 +47,23 @@ TopicPartition = tuple[str, int]
 class LogManager:
     """The logs of one broker; every method runs on the broker's event-loop thread."""
 
-    def __init__(self, log_dirs: Sequence[str] | str, default_config: LogConfig | None = None,
-                 clock: Callable[[], int] = wall_clock_ms, *, broker_id: int = 0,
-                 cluster_id: str | None = None,
-                 topic_configs: Mapping[str, LogConfig] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        log_dirs: Sequence[str] | str,
+        default_config: LogConfig | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        *,
+        broker_id: int = 0,
+        cluster_id: str | None = None,
+        topic_configs: Mapping[str, LogConfig] | None = None,
+    ) -> None:
         """Open every partition found under ``log_dirs`` (recovering after a crash).
 
         Raises StorageError when ``meta.properties`` names another broker or cluster.
         """
-        self.log_dirs = [os.path.abspath(d) for d in ([log_dirs] if isinstance(log_dirs, str) else log_dirs)]
+        self.log_dirs = [
+            os.path.abspath(d) for d in ([log_dirs] if isinstance(log_dirs, str) else log_dirs)
+        ]
         if not self.log_dirs:
             raise ValueError("log.dirs is empty")
         self.default_config = default_config or LogConfig()
@@ -85,11 +93,14 @@ class LogManager:
         if props is not None:
             if props.get("broker.id") != str(self.broker_id):
                 raise StorageError(
-                    f"{path}: broker.id={props.get('broker.id')} but this broker is {self.broker_id}"
+                    f"{path}: broker.id={props.get('broker.id')}, "
+                    f"but this broker is {self.broker_id}"
                 )
             found = props.get("cluster.id")
             if self.cluster_id is not None and found and found != self.cluster_id:
-                raise StorageError(f"{path}: cluster.id={found} but this cluster is {self.cluster_id}")
+                raise StorageError(
+                    f"{path}: cluster.id={found} but this cluster is {self.cluster_id}"
+                )
             self.cluster_id = found or self.cluster_id
             return
         if self.cluster_id is None:
@@ -120,9 +131,13 @@ class LogManager:
             if tp in self._logs:
                 raise StorageError(f"partition {tp[0]}-{tp[1]} is in two log directories")
             self._logs[tp] = Log(
-                path, self.config_for(tp[0]), clock=self.clock, recovery_point=recovery.get(tp),
-                log_start_offset=starts.get(tp, 0), high_watermark=watermarks.get(tp, 0),
-            )  # fmt: skip
+                path,
+                self.config_for(tp[0]),
+                clock=self.clock,
+                recovery_point=recovery.get(tp),
+                log_start_offset=starts.get(tp, 0),
+                high_watermark=watermarks.get(tp, 0),
+            )
             self._dir_of[tp] = directory
 
     # -- partitions ---------------------------------------------------------------------
@@ -186,7 +201,9 @@ class LogManager:
         log = self._logs.pop(tp)
         directory = self._dir_of.pop(tp)
         log.abandon()
-        target = os.path.join(directory, f"{topic}-{partition}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}")
+        target = os.path.join(
+            directory, f"{topic}-{partition}.{uuid.uuid4().hex}{DELETE_DIR_SUFFIX}"
+        )
         os.rename(log.directory, target)
         fsync_dir(directory)
         self._pending_dir_deletes.append((self.clock() + log.config.file_delete_delay_ms, target))
@@ -232,12 +249,18 @@ class LogManager:
         for directory in self.log_dirs:
             tps = [tp for tp, d in self._dir_of.items() if d == directory]
             logs = {tp: self._logs[tp] for tp in tps}
-            write_offset_checkpoint(os.path.join(directory, RECOVERY_POINT_CHECKPOINT),
-                                    {tp: log.recovery_point for tp, log in logs.items()})  # fmt: skip
-            write_offset_checkpoint(os.path.join(directory, LOG_START_CHECKPOINT),
-                                    {tp: log.log_start_offset for tp, log in logs.items()})  # fmt: skip
-            write_offset_checkpoint(os.path.join(directory, REPLICATION_CHECKPOINT),
-                                    {tp: log.high_watermark for tp, log in logs.items()})  # fmt: skip
+            write_offset_checkpoint(
+                os.path.join(directory, RECOVERY_POINT_CHECKPOINT),
+                {tp: log.recovery_point for tp, log in logs.items()},
+            )
+            write_offset_checkpoint(
+                os.path.join(directory, LOG_START_CHECKPOINT),
+                {tp: log.log_start_offset for tp, log in logs.items()},
+            )
+            write_offset_checkpoint(
+                os.path.join(directory, REPLICATION_CHECKPOINT),
+                {tp: log.high_watermark for tp, log in logs.items()},
+            )
 
     def close(self) -> None:
         """Clean shutdown of every log, then the checkpoints."""

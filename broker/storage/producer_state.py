@@ -18,7 +18,8 @@ headers after it.  Snapshot layout, big-endian::
 
     version i16 (1) | crc u32 (CRC-32C of everything after it) | count i32
     per producer: producer_id i64 | epoch i16 | last_timestamp i64 | n i8
-        then n times: first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64 | timestamp i64
+        then n times: first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64
+                      | timestamp i64
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from collections import deque
 from typing import NamedTuple
 
 import native
-
 from broker.storage.checkpoints import write_atomically
 from broker.storage.errors import CorruptFileError
 
@@ -93,14 +93,19 @@ class ProducerEntry:
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ProducerEntry) and (
-            self.producer_id, self.epoch, list(self.batches), self.last_timestamp
+            self.producer_id,
+            self.epoch,
+            list(self.batches),
+            self.last_timestamp,
         ) == (other.producer_id, other.epoch, list(other.batches), other.last_timestamp)
 
     def __repr__(self) -> str:
         return f"ProducerEntry({self.producer_id}, epoch={self.epoch}, {list(self.batches)})"
 
 
-def check_entry(entry: ProducerEntry | None, epoch: int, first_seq: int, last_seq: int) -> ProducerCheck:
+def check_entry(
+    entry: ProducerEntry | None, epoch: int, first_seq: int, last_seq: int
+) -> ProducerCheck:
     """The sequence rules for one batch against ``entry`` (None: producer unknown)."""
     if entry is None:
         return ProducerCheck(SequenceStatus.OK)
@@ -120,8 +125,9 @@ def check_entry(entry: ProducerEntry | None, epoch: int, first_seq: int, last_se
     return ProducerCheck(SequenceStatus.OK)
 
 
-def apply_to_entry(entry: ProducerEntry | None, producer_id: int, epoch: int,
-                   batch: BatchMetadata) -> ProducerEntry:  # fmt: skip
+def apply_to_entry(
+    entry: ProducerEntry | None, producer_id: int, epoch: int, batch: BatchMetadata
+) -> ProducerEntry:
     """The entry after appending ``batch`` (a new entry when ``entry`` is None or older)."""
     if entry is None or epoch != entry.epoch:
         entry = ProducerEntry(producer_id, epoch)
@@ -151,23 +157,32 @@ class ProducerStateManager:
         )
         self.map_end_offset = max(self.map_end_offset, batch.last_offset + 1)
 
-    def observe(self, producer_id: int, epoch: int, base_sequence: int,
-                first_offset: int, last_offset: int, timestamp: int) -> None:  # fmt: skip
+    def observe(
+        self,
+        producer_id: int,
+        epoch: int,
+        base_sequence: int,
+        first_offset: int,
+        last_offset: int,
+        timestamp: int,
+    ) -> None:
         """Record a batch from its header fields; batches without a producer id are ignored."""
         if producer_id >= 0 and base_sequence >= 0:
             last_seq = (base_sequence + last_offset - first_offset) % SEQUENCE_MODULUS
             self.update(
-                producer_id, epoch,
+                producer_id,
+                epoch,
                 BatchMetadata(base_sequence, last_seq, first_offset, last_offset, timestamp),
-            )  # fmt: skip
+            )
         self.map_end_offset = max(self.map_end_offset, last_offset + 1)
 
     def evict_before(self, log_start_offset: int) -> None:
         """Forget producers whose last batch is wholly below the log start offset."""
         gone = [
-            pid for pid, entry in self.producers.items()
+            pid
+            for pid, entry in self.producers.items()
             if not entry.batches or entry.batches[-1].last_offset < log_start_offset
-        ]  # fmt: skip
+        ]
         for pid in gone:
             del self.producers[pid]
 
@@ -186,16 +201,22 @@ class ProducerStateManager:
         """The current state in the snapshot layout."""
         parts = []
         for entry in self.producers.values():
-            parts.append(_PRODUCER.pack(entry.producer_id, entry.epoch, entry.last_timestamp,
-                                        len(entry.batches)))  # fmt: skip
+            parts.append(
+                _PRODUCER.pack(
+                    entry.producer_id, entry.epoch, entry.last_timestamp, len(entry.batches)
+                )
+            )
             parts.extend(_BATCH.pack(*batch) for batch in entry.batches)
         body = struct.pack(">i", len(self.producers)) + b"".join(parts)
         return struct.pack(">hI", 1, native.crc32c(body)) + body
 
-    def write_snapshot(self, offset: int, data: bytes | None = None, *, durable: bool = False) -> None:
+    def write_snapshot(
+        self, offset: int, data: bytes | None = None, *, durable: bool = False
+    ) -> None:
         """Write the state (or ``data`` from ``serialize``) as the snapshot at ``offset``."""
-        write_atomically(self.snapshot_path(offset), self.serialize() if data is None else data,
-                         durable=durable)  # fmt: skip
+        write_atomically(
+            self.snapshot_path(offset), self.serialize() if data is None else data, durable=durable
+        )
 
     @staticmethod
     def parse(data: bytes) -> dict[int, ProducerEntry]:

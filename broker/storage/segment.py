@@ -26,10 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import native
-from native.results import HEADER_SIZE, LOG_OVERHEAD, BatchInfo, ScanError
-
 from broker.storage.config import LogConfig
 from broker.storage.index import OffsetIndex, TimeIndex
+from native.results import HEADER_SIZE, LOG_OVERHEAD, BatchInfo, ScanError
 
 LOG_SUFFIX = ".log"
 INDEX_SUFFIX = ".index"
@@ -53,9 +52,21 @@ def header_at(buf: bytes | memoryview, at: int, position: int) -> BatchInfo:
         _HEADER.unpack_from(buf, at)
     )
     return BatchInfo(
-        position, LOG_OVERHEAD + length, base, delta, epoch, magic, crc, attrs,
-        base_ts, max_ts, pid, pepoch, seq, count,
-    )  # fmt: skip
+        position,
+        LOG_OVERHEAD + length,
+        base,
+        delta,
+        epoch,
+        magic,
+        crc,
+        attrs,
+        base_ts,
+        max_ts,
+        pid,
+        pepoch,
+        seq,
+        count,
+    )
 
 
 @dataclass
@@ -84,8 +95,9 @@ class LogSegment:
     entry points at a batch start below ``size``.
     """
 
-    def __init__(self, directory: str, base_offset: int, config: LogConfig, *, now_ms: int,
-                 suffix: str = "") -> None:  # fmt: skip
+    def __init__(
+        self, directory: str, base_offset: int, config: LogConfig, *, now_ms: int, suffix: str = ""
+    ) -> None:
         self.directory = directory
         self.base_offset = base_offset
         self.suffix = suffix
@@ -157,6 +169,14 @@ class LogSegment:
             self.bytes_since_last_index = 0
         self.bytes_since_last_index += info.size
 
+    def _refresh_max_timestamp(self, stop: int) -> None:
+        """Fold in the batches after the last index entry (the time index does not cover them)."""
+        last = self.offset_index.last_entry()
+        for info in self.iter_headers(last[1] if last else 0, stop):
+            if info.max_timestamp > self.max_timestamp:
+                self.max_timestamp = info.max_timestamp
+                self.offset_of_max_timestamp = info.base_offset + info.last_offset_delta
+
     def on_roll(self) -> None:
         """The segment stops being active: final time-index entry, indexes trimmed."""
         self._final_time_entry()
@@ -174,8 +194,9 @@ class LogSegment:
 
     # -- reading ----------------------------------------------------------------------
 
-    def iter_headers(self, start: int = 0, stop: int | None = None,
-                     stats: ReadStats | None = None) -> Iterator[BatchInfo]:  # fmt: skip
+    def iter_headers(
+        self, start: int = 0, stop: int | None = None, stats: ReadStats | None = None
+    ) -> Iterator[BatchInfo]:
         """Batch headers from file position ``start`` (a batch start) up to ``stop``.
 
         Reads headers only (no CRC check): for data already validated.  Stops
@@ -214,17 +235,20 @@ class LogSegment:
                 return info
         return None
 
-    def position_of(self, offset: int) -> tuple[int, int]:
+    def position_of(self, offset: int, stats: ReadStats | None = None) -> tuple[int, int]:
         """(position, base offset) of the batch holding ``offset``, or of the end of the
         batches below it when none holds it (the recovery point at the end of the data)."""
         if offset <= self.base_offset:
             return 0, self.base_offset
         _, position = self.offset_index.lookup(offset)
         end, next_offset = 0, self.base_offset
-        for info in self.iter_headers(position):
+        for info in self.iter_headers(position, stats=stats):
             if info.base_offset + info.last_offset_delta >= offset:
                 return info.position, info.base_offset
-            end, next_offset = info.position + info.size, info.base_offset + info.last_offset_delta + 1
+            end, next_offset = (
+                info.position + info.size,
+                info.base_offset + info.last_offset_delta + 1,
+            )
         if end == 0:  # the index pointed nowhere useful: start from the beginning
             return 0, self.base_offset
         return end, next_offset
@@ -266,9 +290,13 @@ class LogSegment:
         self._sync_time_state()
         self._sync_index_state()
 
-    def recover(self, from_position: int, expected_offset: int,
-                on_batch: Callable[[BatchInfo], str | None] | None = None,
-                stats: ReadStats | None = None) -> RecoveryOutcome:  # fmt: skip
+    def recover(
+        self,
+        from_position: int,
+        expected_offset: int,
+        on_batch: Callable[[BatchInfo], str | None] | None = None,
+        stats: ReadStats | None = None,
+    ) -> RecoveryOutcome:
         """Validate the log from ``from_position`` (a batch start holding ``expected_offset``).
 
         Index entries at or past ``from_position`` are dropped and rebuilt from
@@ -283,6 +311,7 @@ class LogSegment:
         self._sync_time_state()
         self.size = from_position
         self._sync_index_state()
+        self._refresh_max_timestamp(from_position)
         if from_position == 0:
             self.first_batch_timestamp = None
         file_size = os.fstat(self.fd).st_size
@@ -356,6 +385,7 @@ class LogSegment:
         self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
         self._sync_time_state()
         self._sync_index_state()
+        self._refresh_max_timestamp(self.size)
         return removed
 
     def change_suffix(self, suffix: str) -> None:

@@ -7,29 +7,42 @@ import struct
 from collections.abc import Sequence
 
 import native
+from broker.storage import Log
 
 BASE_TS = 1_700_000_000_000
 _AFTER_CRC = struct.Struct(">hiqqqhii")
 _FRONT = struct.Struct(">qiibI")
 
 
-def make_batch(values: Sequence[bytes], *, base_ts: int = BASE_TS,
-               ts_deltas: Sequence[int] | None = None, producer_id: int = -1,
-               producer_epoch: int = -1, base_sequence: int = -1, epoch: int = -1,
-               base_offset: int = 0) -> bytes:  # fmt: skip
+def make_batch(
+    values: Sequence[bytes],
+    *,
+    base_ts: int = BASE_TS,
+    ts_deltas: Sequence[int] | None = None,
+    producer_id: int = -1,
+    producer_epoch: int = -1,
+    base_sequence: int = -1,
+    epoch: int = -1,
+    base_offset: int = 0,
+) -> bytes:
     """One uncompressed v2 batch of ``values`` (CRC computed; offsets/epoch as given)."""
     records = native.encode_records(list(values), timestamp_deltas=ts_deltas)
     n = len(values)
     max_ts = base_ts + (max(ts_deltas) if ts_deltas else 0)
-    rest = _AFTER_CRC.pack(0, n - 1, base_ts, max_ts, producer_id, producer_epoch, base_sequence, n) + records
+    rest = (
+        _AFTER_CRC.pack(0, n - 1, base_ts, max_ts, producer_id, producer_epoch, base_sequence, n)
+        + records
+    )
     return _FRONT.pack(base_offset, 9 + len(rest), epoch, 2, native.crc32c(rest)) + rest
 
 
-def small_batches(count: int, records: int = 2, size: int = 20, *, start_ts: int = BASE_TS) -> list[bytes]:
+def small_batches(
+    count: int, records: int = 2, size: int = 20, *, start_ts: int = BASE_TS
+) -> list[bytes]:
     """``count`` small batches with increasing timestamps (one ms per record)."""
     out = []
     ts = start_ts
-    for i in range(count):
+    for _ in range(count):
         values = [os.urandom(size) for _ in range(records)]
         out.append(make_batch(values, base_ts=ts, ts_deltas=list(range(records))))
         ts += records
@@ -47,18 +60,16 @@ def snapshot_files(directory: str) -> dict[str, bytes]:
     return out
 
 
-def read_all(log: object, start: int | None = None) -> bytes:
+def read_all(log: Log, start: int | None = None) -> bytes:
     """Every batch from ``start`` (the log start) to the log end, one read per segment."""
-    offset = log.log_start_offset if start is None else start  # type: ignore[attr-defined]
+    offset = log.log_start_offset if start is None else start
     out = bytearray()
-    while offset < log.log_end_offset:  # type: ignore[attr-defined]
-        result = log.read(offset, 1 << 30)  # type: ignore[attr-defined]
+    while offset < log.log_end_offset:
+        result = log.read(offset, 1 << 30)
         data = result.to_bytes()
         assert data, f"empty read at {offset}"
         out += data
-        last = None
-        import native
-
+        last = offset
         for info in native.scan_batches(data, strict=False).batches:
             last = info.base_offset + info.last_offset_delta
         offset = last + 1

@@ -1,12 +1,15 @@
-"""Crash recovery on real files: torn tails, garbage, flipped bytes, lost indexes and checkpoints."""
+"""Crash recovery on real files: torn tails, garbage, flipped bytes, lost indexes, checkpoints."""
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+import native
 
 from broker.storage import Log, LogConfig
 from broker.storage.segment import file_name
@@ -14,6 +17,8 @@ from unit.storage.storage_helpers import make_batch, read_all, small_batches, sn
 
 CONFIG = LogConfig(segment_bytes=1500, index_interval_bytes=150, segment_index_bytes=1200)
 SEGMENT_EXTS = (".log", ".index", ".timeindex")
+Crashed = tuple[Path, list[bytes], dict[int, dict[str, bytes]]]
+Clean = tuple[Path, dict[str, bytes]]
 
 
 def build(directory: Path, batches: list[bytes], *, epoch: int = 2, close: bool = True) -> Log:
@@ -30,7 +35,7 @@ def segment_files(directory: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def crashed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[bytes], dict[int, dict[str, bytes]]]:
+def crashed(tmp_path_factory: pytest.TempPathFactory) -> Crashed:
     """A log of small batches over several segments left as a crash leaves it, plus the
     segment files of cleanly closed logs holding every batch, all but the last, all but two."""
     root = tmp_path_factory.mktemp("crash")
@@ -48,7 +53,7 @@ def active_log_path(directory: Path) -> Path:
     return max(directory.glob("*.log"))
 
 
-def recover_copy(source: Path, target: Path, damage) -> Log:  # type: ignore[no-untyped-def]
+def recover_copy(source: Path, target: Path, damage: Callable[[Path], None]) -> Log:
     shutil.copytree(source, target)
     damage(active_log_path(target))
     return Log(str(target), CONFIG)
@@ -77,7 +82,9 @@ def _patched(batches: list[bytes]) -> bytes:
     return bytes(out)
 
 
-def test_every_cut_in_the_last_two_batches_recovers_the_last_whole_batch(crashed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_every_cut_in_the_last_two_batches_recovers_the_last_whole_batch(
+    crashed: Crashed, tmp_path: Path
+) -> None:
     source, batches, references = crashed
     size = active_log_path(source).stat().st_size
     last_two = len(batches[-1]) + len(batches[-2])
@@ -89,12 +96,16 @@ def test_every_cut_in_the_last_two_batches_recovers_the_last_whole_batch(crashed
 
         log = recover_copy(source, tmp_path / f"cut{cut}-0", damage)
         assert not log.recovery.clean
-        assert log.recovery.dropped_bytes == cut - (size - last_two) - (0 if keep == len(batches) - 2 else len(batches[-2]))
+        assert log.recovery.dropped_bytes == cut - (size - last_two) - (
+            0 if keep == len(batches) - 2 else len(batches[-2])
+        )
         expect_prefix(log, batches, keep, references[keep])
 
 
 @pytest.mark.parametrize("kind", ["zeros", "random"])
-def test_garbage_after_the_last_batch_is_dropped(crashed, tmp_path, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_garbage_after_the_last_batch_is_dropped(
+    crashed: Crashed, tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
     source, batches, references = crashed
     tail = bytes(4096) if kind == "zeros" else os.urandom(4096)
 
@@ -104,10 +115,12 @@ def test_garbage_after_the_last_batch_is_dropped(crashed, tmp_path, kind: str) -
 
     log = recover_copy(source, tmp_path / "g-0", damage)
     assert log.recovery.dropped_bytes == 4096
+    (line,) = [r.getMessage() for r in caplog.records if "recovery dropped" in r.getMessage()]
+    assert f"dropped 4096 bytes, offsets from {2 * len(batches)} on" in line
     expect_prefix(log, batches, len(batches), references[len(batches)])
 
 
-def test_every_flipped_byte_of_the_last_batch_is_detected(crashed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_every_flipped_byte_of_the_last_batch_is_detected(crashed: Crashed, tmp_path: Path) -> None:
     source, batches, references = crashed
     size = active_log_path(source).stat().st_size
     last = len(batches[-1])
@@ -125,7 +138,9 @@ def test_every_flipped_byte_of_the_last_batch_is_detected(crashed, tmp_path) -> 
         expect_prefix(log, batches, len(batches) - 1, references[len(batches) - 1])
 
 
-def test_cut_inside_an_earlier_segment_drops_the_later_segments(crashed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cut_inside_an_earlier_segment_drops_the_later_segments(
+    crashed: Crashed, tmp_path: Path
+) -> None:
     source, batches, references = crashed
     target = tmp_path / "early-0"
     shutil.copytree(source, target)
@@ -150,7 +165,7 @@ DAMAGES = {
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes]]:
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Clean:
     root = tmp_path_factory.mktemp("clean")
     batches = small_batches(40)
     log = Log(str(root / "t-0"), CONFIG)
@@ -161,9 +176,20 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, byt
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-@pytest.mark.parametrize("which", ["first.index", "first.timeindex", "active.index",
-                                   "active.timeindex", "leader-epoch-checkpoint", "snapshot"])
-def test_damaged_file_is_rebuilt_identically(clean, tmp_path, which: str, damage: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "which",
+    [
+        "first.index",
+        "first.timeindex",
+        "active.index",
+        "active.timeindex",
+        "leader-epoch-checkpoint",
+        "snapshot",
+    ],
+)
+def test_damaged_file_is_rebuilt_identically(
+    clean: Clean, tmp_path: Path, which: str, damage: str
+) -> None:
     source, original = clean
     target = tmp_path / "t-0"
     shutil.copytree(source, target)
@@ -185,7 +211,9 @@ def test_damaged_file_is_rebuilt_identically(clean, tmp_path, which: str, damage
     assert snapshot_files(str(target)) == original
 
 
-def test_lost_recovery_point_scans_everything_and_rebuilds_identically(clean, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_lost_recovery_point_scans_everything_and_rebuilds_identically(
+    clean: Clean, tmp_path: Path
+) -> None:
     source, original = clean
     target = tmp_path / "t-0"
     shutil.copytree(source, target)
@@ -199,7 +227,7 @@ def test_lost_recovery_point_scans_everything_and_rebuilds_identically(clean, tm
 # -- recovery reads only what lies past the recovery point ------------------------------
 
 
-def test_crash_reads_only_the_data_past_the_recovery_point(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_crash_reads_only_the_data_past_the_recovery_point(tmp_path: Path) -> None:
     config = LogConfig(index_interval_bytes=150)
     log = Log(str(tmp_path / "t-0"), config)
     for batch in small_batches(200):
@@ -222,7 +250,7 @@ def test_crash_reads_only_the_data_past_the_recovery_point(tmp_path) -> None:  #
     clean.close()
 
 
-def test_interrupted_swap_is_completed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_swap_is_completed(tmp_path: Path) -> None:
     """Hand-made: segments 0 and 10 were being replaced by a cleaned segment at 0 (.swap)."""
     directory = tmp_path / "t-0"
     batches = small_batches(12)
@@ -233,7 +261,10 @@ def test_interrupted_swap_is_completed(tmp_path) -> None:  # type: ignore[no-unt
         log.append_as_leader(batch, 0)
     log.close()
     assert [s[:20] for s in sorted(os.listdir(directory)) if s.endswith(".log")] == [
-        file_name(0, "")[:20], file_name(10, "")[:20], file_name(20, "")[:20]]
+        file_name(0, "")[:20],
+        file_name(10, "")[:20],
+        file_name(20, "")[:20],
+    ]
     # the cleaner's output: batches of offsets 0..19 minus a few, written as a .swap log
     kept = bytearray()
     for offset in (0, 4, 8, 14, 18):
@@ -245,8 +276,10 @@ def test_interrupted_swap_is_completed(tmp_path) -> None:  # type: ignore[no-unt
     (directory / (file_name(0, ".index") + ".swap")).write_bytes(b"")
     (directory / "clean-shutdown").unlink()
     (directory / (file_name(10, ".log") + ".deleted")).write_bytes(b"left over")
-    compacted = Log(str(directory), LogConfig(cleanup_policy="compact", segment_index_bytes=1200,
-                                              index_interval_bytes=150))
+    compacted = Log(
+        str(directory),
+        LogConfig(cleanup_policy="compact", segment_index_bytes=1200, index_interval_bytes=150),
+    )
     names = sorted(os.listdir(directory))
     assert not [n for n in names if n.endswith((".swap", ".deleted"))]
     assert [s.base_offset for s in compacted.segments] == [0, 20]
@@ -258,7 +291,7 @@ def test_interrupted_swap_is_completed(tmp_path) -> None:  # type: ignore[no-unt
     compacted.close()
 
 
-def test_interrupted_clean_without_swap_is_discarded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_clean_without_swap_is_discarded(tmp_path: Path) -> None:
     directory = tmp_path / "t-0"
     log = build(directory, small_batches(10))
     (directory / (file_name(0, ".log") + ".cleaned")).write_bytes(b"half written")
@@ -267,3 +300,39 @@ def test_interrupted_clean_without_swap_is_discarded(tmp_path) -> None:  # type:
     assert not list(directory.glob("*.cleaned"))
     again.close()
     del log
+
+
+def test_replace_segments_swaps_atomically_and_survives_restart(tmp_path: Path) -> None:
+    config = LogConfig(cleanup_policy="compact", index_interval_bytes=150)
+    directory = tmp_path / "t-0"
+    log = Log(str(directory), config)
+    for i, batch in enumerate(small_batches(12)):
+        if i in (5, 10):
+            log.roll()
+        log.append_as_leader(batch, 0)
+    old = log.segments[:2]
+    kept = [info for info in log.batches(0, 20) if info.base_offset % 4 == 0]
+    data = b"".join(
+        segment.read_bytes(info.position, info.size)
+        for info in kept
+        for segment in old
+        if segment.base_offset <= info.base_offset < segment.next_offset
+    )
+    cleaned = log.new_cleaned_segment(0)
+    cleaned.append(memoryview(data), native.scan_batches(data).batches)
+    assert (directory / (file_name(0, ".log") + ".cleaned")).exists()
+    log.replace_segments(cleaned, old)
+    assert [s.base_offset for s in log.segments] == [0, 20]
+    assert [i.base_offset for i in log.batches()] == [0, 4, 8, 12, 16, 20, 22]
+    assert read_all(log)[: len(data)] == data
+    log.purge_deleted()
+    assert sorted(n for n in os.listdir(directory) if n.endswith(".log")) == [
+        file_name(0, ".log"),
+        file_name(20, ".log"),
+    ]
+    log.close()
+    again = Log(str(directory), config)
+    assert again.recovery.clean
+    assert [i.base_offset for i in again.batches()] == [0, 4, 8, 12, 16, 20, 22]
+    assert again.read(6, 1 << 20).first_offset == 8
+    again.close()
