@@ -1,21 +1,33 @@
 """The consumer's options: names and defaults as kafka-python and aiokafka spell them, checked
 once when the consumer is built.
 
-Unknown names raise a TypeError that lists them (with the closest known names), and bad
-values a ValueError naming the option, so a typo never silently falls back to a default.
-Times are milliseconds, sizes bytes.
+``CONSUMER_OPTIONS`` extends the SDK's ``COMMON_OPTIONS`` (``client.options``), so the
+connection options are named and checked as for the producer and the admin client. Unknown
+names raise a TypeError that lists them (with the closest known names), and bad values an
+error naming the option, so a typo never silently falls back to a default. Times are
+milliseconds, sizes bytes.
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from client.consumer.assignors import Assignor, resolve_assignors
+from client.options import (
+    COMMON_OPTIONS,
+    Option,
+    boolean,
+    choice,
+    function,
+    integer,
+    optional,
+    string,
+    validate_options,
+)
 
-__all__ = ["ConsumerConfig", "consumer_config"]
+__all__ = ["CONSUMER_OPTIONS", "ConsumerConfig", "consumer_config"]
 
 OFFSET_RESET_ALIASES = {
     "earliest": "earliest",
@@ -26,42 +38,109 @@ OFFSET_RESET_ALIASES = {
 }
 
 
+def _offset_reset(value: Any) -> str:
+    key = "none" if value is None else str(value).lower()
+    if key not in OFFSET_RESET_ALIASES:
+        raise ValueError("must be 'earliest', 'latest' or 'none'")
+    return OFFSET_RESET_ALIASES[key]
+
+
+def _strategy(value: Any) -> Any:
+    resolve_assignors(value)  # raises for unknown names
+    return value
+
+
+def _bootstrap(value: Any) -> Any:
+    if isinstance(value, str) or (
+        isinstance(value, Sequence) and all(isinstance(v, str) for v in value)
+    ):
+        return value
+    raise TypeError("expected 'host:port[,host:port...]' or a list of them")
+
+
+def _positive_time(value: Any) -> float:
+    if type(value) is bool or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError("must be a positive number of milliseconds")
+    return value
+
+
+CONSUMER_OPTIONS: dict[str, Option] = {
+    **COMMON_OPTIONS,
+    "bootstrap_servers": Option("localhost:9092", _bootstrap, "brokers to start from"),
+    "client_rack": Option(None, optional(string), "rack id sent with fetches and subscriptions"),
+    "group_id": Option(None, optional(string), "consumer group; None: no group, no commits"),
+    "group_instance_id": Option(None, optional(string), "static membership id"),
+    "key_deserializer": Option(None, optional(function), "turns key bytes into objects"),
+    "value_deserializer": Option(None, optional(function), "turns value bytes into objects"),
+    "fetch_min_bytes": Option(1, integer(0), "bytes a fetch waits for"),
+    "fetch_max_bytes": Option(52_428_800, integer(1), "bytes per fetch response"),
+    "fetch_max_wait_ms": Option(500, integer(0), "how long a fetch waits for fetch_min_bytes"),
+    "max_partition_fetch_bytes": Option(1_048_576, integer(1), "bytes per partition per fetch"),
+    "fetch_buffer_bytes": Option(
+        16_777_216, integer(1), "fetched bytes buffered ahead of the application"
+    ),
+    "max_poll_records": Option(500, integer(1), "records per poll()"),
+    "max_poll_interval_ms": Option(300_000, integer(1), "longest gap between polls in a group"),
+    "auto_offset_reset": Option("latest", _offset_reset, "where to start without a commit"),
+    "enable_auto_commit": Option(True, boolean, "commit processed offsets periodically"),
+    "auto_commit_interval_ms": Option(5_000, integer(1), "how often auto-commit runs"),
+    "session_timeout_ms": Option(45_000, integer(1), "how long the group waits for heartbeats"),
+    "heartbeat_interval_ms": Option(3_000, integer(1), "how often heartbeats go out"),
+    "rebalance_timeout_ms": Option(
+        None, optional(integer(1)), "how long a rebalance waits (default max_poll_interval_ms)"
+    ),
+    "partition_assignment_strategy": Option(
+        ("range", "roundrobin"), _strategy, "assignor names, preferred first"
+    ),
+    "isolation_level": Option(
+        "read_uncommitted", choice("read_uncommitted", "read_committed"),
+        "whether records of open or aborted transactions are returned",
+    ),
+    "check_crcs": Option(True, boolean, "accepted for compatibility; CRCs are always checked"),
+    "exclude_internal_topics": Option(True, boolean, "patterns never match __ topics"),
+    "allow_auto_create_topics": Option(True, boolean, "let Metadata create subscribed topics"),
+    "consumer_timeout_ms": Option(
+        float("inf"), _positive_time, "async iteration ends after this long without records"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class ConsumerConfig:
-    """Validated consumer options (see the ``Consumer`` docstring for what each does)."""
+    """Validated consumer options (see ``CONSUMER_OPTIONS`` for what each does)."""
 
-    bootstrap_servers: str | Sequence[str] = "localhost"
-    client_id: str = "rillet-consumer"
-    client_rack: str | None = None
-    group_id: str | None = None
-    group_instance_id: str | None = None
-    key_deserializer: Callable[[bytes | None], Any] | None = None
-    value_deserializer: Callable[[bytes | None], Any] | None = None
-    fetch_min_bytes: int = 1
-    fetch_max_bytes: int = 52_428_800
-    fetch_max_wait_ms: int = 500
-    max_partition_fetch_bytes: int = 1_048_576
-    fetch_buffer_bytes: int = 16_777_216
-    max_poll_records: int = 500
-    max_poll_interval_ms: int = 300_000
-    auto_offset_reset: str = "latest"
-    enable_auto_commit: bool = True
-    auto_commit_interval_ms: int = 5_000
-    session_timeout_ms: int = 45_000
-    heartbeat_interval_ms: int = 3_000
-    rebalance_timeout_ms: int | None = None
-    partition_assignment_strategy: Any = ("range", "roundrobin")
-    isolation_level: str = "read_uncommitted"
-    check_crcs: bool = True
-    exclude_internal_topics: bool = True
-    allow_auto_create_topics: bool = True
-    consumer_timeout_ms: float = float("inf")
-    request_timeout_ms: int = 30_000
-    connect_timeout_ms: int = 10_000
-    retry_backoff_ms: int = 100
-    retry_backoff_max_ms: int = 1_000
-    metadata_max_age_ms: int = 300_000
-    max_in_flight_requests_per_connection: int = 5
+    bootstrap_servers: str | Sequence[str]
+    client_id: str | None
+    client_rack: str | None
+    group_id: str | None
+    group_instance_id: str | None
+    key_deserializer: Callable[[bytes | None], Any] | None
+    value_deserializer: Callable[[bytes | None], Any] | None
+    fetch_min_bytes: int
+    fetch_max_bytes: int
+    fetch_max_wait_ms: int
+    max_partition_fetch_bytes: int
+    fetch_buffer_bytes: int
+    max_poll_records: int
+    max_poll_interval_ms: int
+    auto_offset_reset: str
+    enable_auto_commit: bool
+    auto_commit_interval_ms: int
+    session_timeout_ms: int
+    heartbeat_interval_ms: int
+    rebalance_timeout_ms: int | None
+    partition_assignment_strategy: Any
+    isolation_level: str
+    check_crcs: bool
+    exclude_internal_topics: bool
+    allow_auto_create_topics: bool
+    consumer_timeout_ms: float
+    request_timeout_ms: int
+    retry_backoff_ms: int
+    retry_backoff_max_ms: int
+    metadata_max_age_ms: int
+    max_in_flight_requests_per_connection: int
+    socket_connection_setup_timeout_ms: int
 
     @property
     def assignors(self) -> list[Assignor]:
@@ -82,61 +161,16 @@ class ConsumerConfig:
         return self.rebalance_timeout_ms
 
 
-_POSITIVE = (
-    "fetch_max_bytes",
-    "max_partition_fetch_bytes",
-    "fetch_buffer_bytes",
-    "max_poll_records",
-    "max_poll_interval_ms",
-    "auto_commit_interval_ms",
-    "session_timeout_ms",
-    "heartbeat_interval_ms",
-    "request_timeout_ms",
-    "connect_timeout_ms",
-    "metadata_max_age_ms",
-    "max_in_flight_requests_per_connection",
-)
-_NON_NEGATIVE = ("fetch_min_bytes", "fetch_max_wait_ms", "retry_backoff_ms", "retry_backoff_max_ms")
-
-
 def consumer_config(**options: Any) -> ConsumerConfig:
     """A ConsumerConfig from keyword options; raises TypeError for unknown names and
-    ValueError for values out of range."""
-    known = {f.name for f in fields(ConsumerConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, known, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise TypeError(f"unknown consumer option(s): {', '.join(hints)}")
-    if "auto_offset_reset" in options:
-        value = options["auto_offset_reset"]
-        reset = OFFSET_RESET_ALIASES.get(str(value).lower() if value is not None else "none")
-        if reset is None:
-            raise ValueError(
-                f"auto_offset_reset must be 'earliest', 'latest' or 'none', not {value!r}"
-            )
-        options["auto_offset_reset"] = reset
-    config = ConsumerConfig(**options)
+    ValueError / TypeError naming the option for bad values."""
+    config = ConsumerConfig(**validate_options("Consumer", CONSUMER_OPTIONS, options))
     _check(config)
     return config
 
 
 def _check(config: ConsumerConfig) -> None:
-    for name in _POSITIVE:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, not {value!r}")
-    for name in _NON_NEGATIVE:
-        value = getattr(config, name)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ValueError(f"{name} must be a non-negative integer, not {value!r}")
-    if config.isolation_level not in ("read_uncommitted", "read_committed"):
-        raise ValueError(
-            "isolation_level must be 'read_uncommitted' or 'read_committed', "
-            f"not {config.isolation_level!r}"
-        )
+    """Rules that tie several options together."""
     if config.heartbeat_interval_ms >= config.session_timeout_ms:
         raise ValueError(
             f"heartbeat_interval_ms ({config.heartbeat_interval_ms}) must be below "
@@ -144,21 +178,10 @@ def _check(config: ConsumerConfig) -> None:
         )
     if config.group_instance_id is not None and config.group_id is None:
         raise ValueError("group_instance_id needs a group_id")
-    if config.group_id is not None and not (isinstance(config.group_id, str) and config.group_id):
-        raise ValueError(f"group_id must be a non-empty string, not {config.group_id!r}")
-    if config.rebalance_timeout_ms is not None and config.rebalance_timeout_ms <= 0:
-        raise ValueError(
-            f"rebalance_timeout_ms must be positive, not {config.rebalance_timeout_ms}"
-        )
-    if not config.consumer_timeout_ms > 0:
-        raise ValueError(f"consumer_timeout_ms must be positive, not {config.consumer_timeout_ms}")
+    if config.group_id == "":
+        raise ValueError("group_id must not be empty (use None for no group)")
     if config.max_partition_fetch_bytes > config.fetch_buffer_bytes:
         raise ValueError(
             f"fetch_buffer_bytes ({config.fetch_buffer_bytes}) must hold at least one "
             f"partition's fetch (max_partition_fetch_bytes={config.max_partition_fetch_bytes})"
         )
-    for name in ("key_deserializer", "value_deserializer"):
-        value = getattr(config, name)
-        if value is not None and not callable(value):
-            raise ValueError(f"{name} must be callable, not {value!r}")
-    config.assignors  # resolving raises for unknown strategies

@@ -57,7 +57,8 @@ PartitionLike = TopicPartition | tuple[str, int]
 class Consumer:
     """A Kafka consumer (see the module docstring).
 
-    ``Consumer(*topics, **options)``: topics given here are subscribed at once. Important
+    ``Consumer(*topics, nursery=None, **options)``: topics given here are subscribed at
+    once; background tasks run in ``nursery`` when one is given. Important
     options: ``bootstrap_servers``, ``group_id``, ``auto_offset_reset`` ("latest",
     "earliest" or "none"), ``enable_auto_commit``, ``partition_assignment_strategy``
     (names, e.g. ``("range", "roundrobin")`` or ``("cooperative-sticky",)``),
@@ -66,8 +67,11 @@ class Consumer:
     always verified (in C), whatever ``check_crcs`` says.
     """
 
-    def __init__(self, *topics: str, **options: Any) -> None:
+    def __init__(
+        self, *topics: str, nursery: trio.Nursery | None = None, **options: Any
+    ) -> None:
         self.config: ConsumerConfig = consumer_config(**options)
+        self._nursery = nursery
         self._subs = SubscriptionState(
             self.config.auto_offset_reset, uses_group=self.config.group_id is not None
         )
@@ -91,8 +95,10 @@ class Consumer:
 
     async def start(self, nursery: trio.Nursery | None = None) -> None:
         """Connect (bootstrap, versions, metadata) and start the background tasks, in
-        ``nursery`` when given. Raises the connection error when no broker answers within
+        ``nursery`` (or the one given to the constructor) when given, else in tasks the
+        consumer owns. Raises the connection error when no broker answers within
         request_timeout_ms."""
+        nursery = nursery if nursery is not None else self._nursery
         if self._closed:
             raise ConsumerStoppedError("the consumer is closed")
         if self._started:
@@ -101,7 +107,7 @@ class Consumer:
         network = dict(
             client_id=cfg.client_id,
             request_timeout_ms=cfg.request_timeout_ms,
-            connect_timeout_ms=cfg.connect_timeout_ms,
+            connect_timeout_ms=cfg.socket_connection_setup_timeout_ms,
             retry_backoff_ms=cfg.retry_backoff_ms,
             retry_backoff_max_ms=cfg.retry_backoff_max_ms,
             metadata_max_age_ms=cfg.metadata_max_age_ms,

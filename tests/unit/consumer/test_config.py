@@ -33,10 +33,12 @@ def test_unknown_options_are_named_with_a_suggestion() -> None:
         ({"partition_assignment_strategy": ["sticky-ish"]}, "sticky-ish"),
         ({"fetch_buffer_bytes": 1000}, "fetch_buffer_bytes"),
         ({"value_deserializer": "utf-8"}, "value_deserializer"),
+        ({"bootstrap_servers": 9092}, "bootstrap_servers"),
+        ({"group_id": ""}, "group_id"),
     ],
 )
 def test_bad_values_name_the_option(options: dict, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         consumer_config(**options)
 
 
