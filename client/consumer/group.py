@@ -201,6 +201,7 @@ class GroupMembership:
         self.changed = Signal()
         self.callbacks_pending = False
         self.callbacks_done = Signal()
+        self._callback_lock = trio.Lock()
         self.rebalances = 0
         self._topic_counts: dict[str, int] = {}
         self._backoff = config.retry_backoff_ms / 1000
@@ -361,11 +362,14 @@ class GroupMembership:
     # ------------------------------------------------------------------ rebalancing
 
     async def _with_gate(self, fn: Callable[[], Awaitable[None]]) -> None:
-        """Run ``fn`` (which calls the listener) once the application holds no records."""
+        """Run ``fn`` (which calls the listener) once the application holds no records;
+        never while other callbacks run, and not at all once the consumer is closing."""
         self.callbacks_pending = True
         try:
             await self._gate.wait_open()
-            await fn()
+            async with self._callback_lock:
+                if not self._closing:
+                    await fn()
         finally:
             self.callbacks_pending = False
             self.callbacks_done.fire()
@@ -703,14 +707,15 @@ class GroupMembership:
         """
         self._closing = True
         self._gate.open_for_good()
-        owned = set(self._subs.assigned())
-        if owned and self._subs.group_managed:
-            if self.generation_id < 0:
-                await self._give_up(owned, "on_partitions_lost")
-            else:
-                if commit:
-                    await self.commit_quietly(self._subs.consumed_offsets())
-                await self._give_up(owned, "on_partitions_revoked")
+        async with self._callback_lock:  # callbacks already running finish first
+            owned = set(self._subs.assigned())
+            if owned and self._subs.group_managed:
+                if self.generation_id < 0:
+                    await self._give_up(owned, "on_partitions_lost")
+                else:
+                    if commit:
+                        await self.commit_quietly(self._subs.consumed_offsets())
+                    await self._give_up(owned, "on_partitions_revoked")
         await self._leave("the consumer is closing")
         self.changed.fire()
 
