@@ -154,6 +154,8 @@ class Consumer:
         if not self._started:
             return
         self._gate.open_for_good()
+        assert self._fetcher is not None
+        self._fetcher.stop()
         commit = autocommit and self.config.enable_auto_commit
         with trio.CancelScope(shield=True):
             with trio.move_on_after(self.config.request_timeout_ms / 1000):

@@ -157,6 +157,7 @@ class Fetcher:
         self._errors: list[KafkaError] = []
         self._backoff = config.retry_backoff_ms / 1000
         self._fetch_timeout = (config.request_timeout_ms + config.fetch_max_wait_ms) / 1000
+        self._stopped = False
         self.changed = Signal()
         self.data_ready = Signal()
 
@@ -227,9 +228,14 @@ class Fetcher:
 
     # ------------------------------------------------------------------ the loop
 
+    def stop(self) -> None:
+        """Send nothing more (the consumer is closing)."""
+        self._stopped = True
+        self.changed.fire()
+
     async def run(self) -> None:
-        """Plan and send requests until cancelled (runs as a background task)."""
-        while True:
+        """Plan and send requests until cancelled or stopped (runs as a background task)."""
+        while not self._stopped:
             try:
                 self._step()
             except Exception as exc:  # a bug must reach the application, not kill the loop
