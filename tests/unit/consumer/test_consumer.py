@@ -14,6 +14,7 @@ from client.consumer import (
     RebalanceListener,
     TopicPartition as TP,
 )
+from client.protocol import ApiKey
 from client.records import build_batch
 from unit.consumer.fake_group import FakeGroupBroker
 from unit.sdk.fake_broker import FakeBroker
@@ -243,3 +244,96 @@ async def test_commit_after_losing_membership_fails(fake: FakeGroupBroker) -> No
         with trio.fail_after(10):
             while consumer.generation_id != group.generation or not consumer.assignment():
                 await consumer.poll(timeout_ms=20)
+
+
+async def test_close_is_quiet_idempotent_and_final(
+    fake: FakeGroupBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    produce(fake, 0, 3)
+    consumer = Consumer("t", bootstrap_servers=fake.broker.bootstrap, group_id="g-close",
+                        auto_offset_reset="earliest", **FAST)
+    await consumer.start()
+    await consume(consumer, 3)
+    await consumer.close()
+    await consumer.close()
+    assert consumer.closed
+    with pytest.raises(ConsumerStoppedError, match="closed"):
+        await consumer.poll()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    # closing committed the consumed positions and left the group
+    assert fake.group("g-close").offsets[("t", 0)][0] == 3
+    assert not fake.group("g-close").members
+
+
+async def test_subscribe_without_group_takes_every_partition(fake: FakeGroupBroker) -> None:
+    produce(fake, 3, 2)
+    log: list = []
+    async with Consumer(bootstrap_servers=fake.broker.bootstrap, auto_offset_reset="earliest",
+                        value_deserializer=bytes.decode, **FAST) as consumer:
+        consumer.subscribe(["t"], listener=Recorder("solo", log))
+        records = await consume(consumer, 2)
+        assert [r.value for r in records] == ["p3-0", "p3-1"]
+        assert consumer.assignment() == {TP("t", p) for p in range(4)}
+        with pytest.raises(Exception, match="group_id"):
+            await consumer.commit()
+    assert log[0][2] == "assigned" and len(log[0][3]) == 4
+
+
+async def test_pattern_subscription_follows_new_topics(fake: FakeGroupBroker) -> None:
+    fake.state.add_topic("orders.eu", 1)
+    async with Consumer(bootstrap_servers=fake.broker.bootstrap, group_id="g-pattern",
+                        auto_offset_reset="earliest", **FAST) as consumer:
+        consumer.subscribe(pattern=r"orders\..*")
+        with trio.fail_after(10):
+            while consumer.assignment() != {TP("orders.eu", 0)}:
+                await consumer.poll(timeout_ms=20)
+        fake.state.add_topic("orders.us", 2)
+        with trio.fail_after(10):
+            while len(consumer.assignment()) != 3:
+                await consumer.poll(timeout_ms=20)
+        assert consumer.subscription() == {"orders.eu", "orders.us"}
+
+
+async def test_unsubscribe_revokes_and_leaves(fake: FakeGroupBroker) -> None:
+    log: list = []
+    async with Consumer(bootstrap_servers=fake.broker.bootstrap, group_id="g-unsub",
+                        **FAST) as consumer:
+        consumer.subscribe(["t"], listener=Recorder("m", log))
+        with trio.fail_after(10):
+            while not consumer.assignment():
+                await consumer.poll(timeout_ms=20)
+        await consumer.unsubscribe()
+        assert consumer.assignment() == set() and consumer.subscription() == set()
+        assert [e[2] for e in log] == ["assigned", "revoked"]
+        assert not fake.group("g-unsub").members
+        consumer.assign([TP("t", 0)])  # allowed again after unsubscribe
+        assert consumer.assignment() == {TP("t", 0)}
+
+
+async def test_a_member_that_stops_polling_leaves_and_rejoins(fake: FakeGroupBroker) -> None:
+    produce(fake, 0, 2)
+    log: list = []
+    async with Consumer(bootstrap_servers=fake.broker.bootstrap, group_id="g-slow",
+                        auto_offset_reset="earliest", max_poll_interval_ms=300,
+                        **FAST) as consumer:
+        consumer.subscribe(["t"], listener=Recorder("m", log))
+        await consume(consumer, 2)
+        with trio.fail_after(10):
+            while fake.group("g-slow").members:  # busy "processing", not polling
+                await trio.sleep(0.05)
+        with trio.fail_after(10):
+            while len(log) < 3:
+                await consumer.poll(timeout_ms=20)
+        assert [e[2] for e in log] == ["assigned", "lost", "assigned"]
+        assert len(consumer.assignment()) == 4
+
+
+async def test_static_member_does_not_leave_on_close(fake: FakeGroupBroker) -> None:
+    async with Consumer("t", bootstrap_servers=fake.broker.bootstrap, group_id="g-static",
+                        group_instance_id="instance-1", **FAST) as consumer:
+        with trio.fail_after(10):
+            while not consumer.assignment():
+                await consumer.poll(timeout_ms=20)
+        assert consumer.member_id.startswith("instance-1")
+    assert fake.broker.count(ApiKey.LEAVE_GROUP) == 0
+    assert fake.group("g-static").members
