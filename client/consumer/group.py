@@ -408,8 +408,10 @@ class GroupMembership:
             return
         assignment = decode_assignment(data)
         self._joined_version = version
-        await self._with_gate(lambda: self._apply(assignment))
+        # Stable from here, as for the coordinator: heartbeats go on while the assignment
+        # waits for the application to finish its records.
         self.stable = True
+        await self._with_gate(lambda: self._apply(assignment))
         self.rebalances += 1
         self.changed.fire()
 

@@ -337,3 +337,35 @@ async def test_static_member_does_not_leave_on_close(fake: FakeGroupBroker) -> N
         assert consumer.member_id.startswith("instance-1")
     assert fake.broker.count(ApiKey.LEAVE_GROUP) == 0
     assert fake.group("g-static").members
+
+
+async def test_heartbeats_continue_while_an_assignment_waits_for_the_application(
+    fake: FakeGroupBroker,
+) -> None:
+    for p in range(4):
+        produce(fake, p, 50)
+    options = dict(bootstrap_servers=fake.broker.bootstrap, group_id="g-wait",
+                   auto_offset_reset="earliest", max_poll_records=5,
+                   partition_assignment_strategy=("cooperative-sticky",), **FAST)
+    async with Consumer("t", **options) as a:
+        await consume(a, 5)
+        async with Consumer("t", **options) as b:
+            with trio.fail_after(10):
+                while fake.group("g-wait").state != "Stable" or len(
+                    fake.group("g-wait").members
+                ) != 2:
+                    await b.poll(timeout_ms=20)
+            # a holds records and does not poll for several session timeouts' worth of
+            # heartbeats; its new assignment must wait, its membership must not expire
+            def heartbeats_from_a() -> int:
+                return sum(1 for h, body in fake.broker.requests
+                           if h.api_key == ApiKey.HEARTBEAT and body["member_id"] == a.member_id)
+
+            before = heartbeats_from_a()
+            await trio.sleep(0.5)
+            assert heartbeats_from_a() >= before + 3
+            assert len(a.assignment()) == 4  # nothing revoked behind the application's back
+            with trio.fail_after(10):
+                while len(a.assignment()) != 2 or len(b.assignment()) != 2:
+                    await a.poll(timeout_ms=20)
+                    await b.poll(timeout_ms=20)
