@@ -84,6 +84,7 @@ class Consumer:
         self._fetcher: Fetcher | None = None
         self._membership: GroupMembership | None = None
         self._auto_committed: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._listener_errors: list[Exception] = []
         self._iter_batch: list[ConsumerRecord] = []
         self._iter_index = 0
         self._started = False
@@ -299,12 +300,15 @@ class Consumer:
         if set(wanted) == owned:
             return
         revoked = owned - set(wanted)
+        errors = self._listener_errors
         if revoked:
             await self._gate.wait_open()
-            await call_listener(self._subs.listener, "on_partitions_revoked", revoked)
+            await call_listener(self._subs.listener, "on_partitions_revoked", revoked, errors)
         self._subs.set_assignment(wanted)
         self._assignment_changed()
-        await call_listener(self._subs.listener, "on_partitions_assigned", set(wanted) - owned)
+        await call_listener(
+            self._subs.listener, "on_partitions_assigned", set(wanted) - owned, errors
+        )
 
     # ------------------------------------------------------------------ records
 
@@ -330,6 +334,11 @@ class Consumer:
         while True:
             if membership is not None and membership.fatal is not None:
                 raise membership.fatal
+            errors = membership.listener_errors if membership is not None else (
+                self._listener_errors
+            )
+            if errors:
+                raise errors.pop(0)
             if membership is None or not membership.callbacks_pending:
                 fetcher.raise_errors()
                 records = fetcher.drain(limit)

@@ -109,10 +109,15 @@ class RebalanceListener:
 
 
 async def call_listener(
-    listener: object | None, method: str, partitions: set[TopicPartition]
+    listener: object | None,
+    method: str,
+    partitions: set[TopicPartition],
+    errors: list[Exception] | None = None,
 ) -> None:
     """Call ``listener.method(partitions)`` if it has one, awaiting it if it is async. A
-    listener without ``on_partitions_lost`` gets ``on_partitions_revoked`` instead."""
+    listener without ``on_partitions_lost`` gets ``on_partitions_revoked`` instead. With
+    ``errors``, an exception the listener raises is logged and appended there (for ``poll``
+    to raise) instead of interrupting the rebalance."""
     if listener is None:
         return
     fn = getattr(listener, method, None)
@@ -120,9 +125,15 @@ async def call_listener(
         fn = getattr(listener, "on_partitions_revoked", None)
     if fn is None:
         return
-    result = fn(partitions)
-    if inspect.isawaitable(result):
-        await result
+    try:
+        result = fn(partitions)
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:
+        if errors is None:
+            raise
+        log.exception("rebalance listener %s failed", method)
+        errors.append(exc)
 
 
 class PollGate:
@@ -198,6 +209,7 @@ class GroupMembership:
         self._lost = False
         self._closing = False
         self.fatal: KafkaError | None = None
+        self.listener_errors: list[Exception] = []
         self.changed = Signal()
         self.callbacks_pending = False
         self.callbacks_done = Signal()
@@ -258,6 +270,10 @@ class GroupMembership:
                     log.error("group %s: fatal: %s", self.group_id, exc)
                     self.fatal = exc
                     self.callbacks_done.fire()
+            except Exception as exc:  # a bug must reach the application, not end the task
+                log.exception("group %s: membership failed", self.group_id)
+                self.fatal = KafkaError(f"group membership failed: {exc!r}")
+                self.callbacks_done.fire()
 
     def _wants_group(self) -> bool:
         subs = self._subs
@@ -419,7 +435,7 @@ class GroupMembership:
         keep = [tp for tp in self._subs.assigned() if tp not in partitions]
         self._subs.set_assignment(keep)
         self._on_assignment_changed()
-        await call_listener(self._subs.listener, callback, set(partitions))
+        await call_listener(self._subs.listener, callback, set(partitions), self.listener_errors)
 
     async def _revoke(self, partitions: set[TopicPartition]) -> None:
         if self._config.enable_auto_commit:
@@ -573,7 +589,9 @@ class GroupMembership:
         unsubscribed = {tp.topic for tp in new} - self._subs.topics
         if unsubscribed:
             self.request_rejoin(f"assigned topics we no longer subscribe to: {unsubscribed}")
-        await call_listener(self._subs.listener, "on_partitions_assigned", added)
+        await call_listener(
+            self._subs.listener, "on_partitions_assigned", added, self.listener_errors
+        )
 
     # ------------------------------------------------------------------ offsets
 

@@ -369,3 +369,22 @@ async def test_heartbeats_continue_while_an_assignment_waits_for_the_application
                 while len(a.assignment()) != 2 or len(b.assignment()) != 2:
                     await a.poll(timeout_ms=20)
                     await b.poll(timeout_ms=20)
+
+
+async def test_a_failing_listener_surfaces_from_poll_and_the_rebalance_completes(
+    fake: FakeGroupBroker,
+) -> None:
+    produce(fake, 0, 2)
+
+    class Broken(RebalanceListener):
+        def on_partitions_assigned(self, assigned: set[TP]) -> None:
+            raise LookupError("listener bug")
+
+    async with Consumer(bootstrap_servers=fake.broker.bootstrap, group_id="g-broken",
+                        auto_offset_reset="earliest", **FAST) as consumer:
+        consumer.subscribe(["t"], listener=Broken())
+        with trio.fail_after(10), pytest.raises(LookupError, match="listener bug"):
+            while True:
+                await consumer.poll(timeout_ms=20)
+        assert len(consumer.assignment()) == 4
+        assert len(await consume(consumer, 2)) == 2
