@@ -240,3 +240,17 @@ def test_timestamps_are_shared_between_threads_and_tasks() -> None:
     log.record("z", "assigned", [TP("t", 0)])
     with pytest.raises(AssertionError, match="while y owned it"):
         log.check()
+
+
+def test_blocking_facade_wraps_the_consumer(broker: BrokerProcess, topic_name: str) -> None:
+    from client.sync import Consumer as BlockingConsumer
+
+    create_topic(broker.bootstrap, topic_name, 2)
+    produce(broker.bootstrap, topic_name, [(p, b"%d" % p, None) for p in range(2)])
+    with BlockingConsumer(bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest",
+                          consumer_timeout_ms=2000) as consumer:
+        consumer.assign([(topic_name, 0), (topic_name, 1)])
+        assert sorted((r.partition, r.value) for r in consumer) == [(0, b"0"), (1, b"1")]
+        assert consumer.position((topic_name, 1)) == 1
+        consumer.seek_to_beginning((topic_name, 0))
+        assert [r.offset for r in consumer.poll(timeout_ms=5000)] == [0]
