@@ -126,7 +126,8 @@ def sdk_async(bootstrap: str, topic: str, count: int, value: bytes, acks: str,
 def sdk_sync(bootstrap: str, topic: str, count: int, value: bytes, acks: str,
              idempotent: bool) -> float:
     """Seconds for the blocking SDK producer of ``client.sync``."""
-    with client.sync.Producer(bootstrap, **_options(acks, idempotent, count, len(value))) as producer:
+    options = _options(acks, idempotent, count, len(value))
+    with client.sync.Producer(bootstrap, **options) as producer:
         producer.partitions_for(topic)
         samples: list[RecordFuture] = []
         send = producer.send

@@ -248,6 +248,43 @@ class BrokerConfig:
         "Partitions of the internal __consumer_offsets topic.",
         _at_least(1),
     )
+    offsets_topic_segment_bytes: int = _key(
+        "offsets.topic.segment.bytes",
+        4194304,
+        "Segment size of __consumer_offsets; the active segment is never compacted and a "
+        "coordinator replays all of it at load, so it stays small.",
+        _at_least(1024),
+    )
+    offsets_retention_minutes: int = _key(
+        "offsets.retention.minutes",
+        10080,
+        "Committed offsets of a group with no members are kept this long.",
+        _at_least(1),
+    )
+    group_initial_rebalance_delay_ms: int = _key(
+        "group.initial.rebalance.delay.ms",
+        3000,
+        "The first rebalance of an empty group waits this long for more members to join.",
+        _at_least(0),
+    )
+    group_min_session_timeout_ms: int = _key(
+        "group.min.session.timeout.ms",
+        6000,
+        "Smallest session timeout a consumer may ask for.",
+        _at_least(1),
+    )
+    group_max_session_timeout_ms: int = _key(
+        "group.max.session.timeout.ms",
+        1800000,
+        "Largest session timeout a consumer may ask for.",
+        _at_least(1),
+    )
+    log_cleaner_backoff_ms: int = _key(
+        "log.cleaner.backoff.ms",
+        15000,
+        "How often the cleaner looks for compacted topics with enough to clean.",
+        _at_least(1),
+    )
     metadata_store: str = _key(
         "metadata.store",
         "local",

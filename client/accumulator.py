@@ -406,7 +406,8 @@ class Accumulator:
         self.buffered = 0
         # partitions that hold an open or ready batch, for the sender to visit
         self.dirty: set[PartitionState] = set()
-        self.lock = threading.Lock()
+        # re-entrant: delivery callbacks run under it and may append again
+        self.lock = threading.RLock()
         # called (by the appending thread) when a batch is created or sealed
         self.on_batch: Callable[[], None] | None = None
         # batches get a threading.Event for users who wait from another thread
@@ -481,9 +482,9 @@ class Accumulator:
             batch = self._open_batch(part, topic)
         values = batch.values
         index = len(values)
-        values.append(value)
         if key is not None or headers is not None or timestamp is not None or batch.columns:
             size += self._add_columns(batch, index, key, headers, timestamp)
+        values.append(value)
         size += batch.size
         batch.size = size
         if size >= self.batch_size:
@@ -529,21 +530,29 @@ class Accumulator:
         headers: Headers | None,
         timestamp: int | None,
     ) -> int:
-        """Record the key, headers and timestamp columns (made on first use); their size."""
+        """Record the key, headers and timestamp columns (made on first use); their size.
+
+        Checks everything before changing anything, so a bad argument leaves the batch as
+        it was."""
+        size = len(key) if key is not None else 0
+        if headers:
+            for name, value in headers:
+                if type(name) is not str or not (value is None or isinstance(value, bytes)):
+                    raise TypeError(
+                        f"headers must be (str, bytes | None) pairs, got ({name!r}, {value!r})"
+                    )
+                size += len(name) + (len(value) if value is not None else 0) + 4
+        if timestamp is not None and type(timestamp) is not int:
+            raise TypeError(f"timestamp must be an int (ms), got {type(timestamp).__name__}")
         batch.columns = True
-        size = 0
         if key is not None or batch.keys is not None:
             if batch.keys is None:
                 batch.keys = [None] * index
             batch.keys.append(key)
-            if key is not None:
-                size += len(key)
         if headers is not None or batch.headers is not None:
             if batch.headers is None:
                 batch.headers = [None] * index
             batch.headers.append(headers)
-            if headers:
-                size += sum(len(k) + (len(v) if v is not None else 0) + 4 for k, v in headers)
         if timestamp is not None or batch.timestamps is not None:
             if batch.timestamps is None:
                 batch.timestamps = [batch.created_ms] * index

@@ -287,7 +287,8 @@ class Admin:
         configs: Mapping[str, str] | None = None,
     ) -> None:
         """Create one topic (see :meth:`create_topics`)."""
-        await self.create_topics([NewTopic(name, num_partitions, replication_factor, configs or {})])
+        topic = NewTopic(name, num_partitions, replication_factor, configs or {})
+        await self.create_topics([topic])
 
     async def delete_topics(self, names: Iterable[str], *, timeout_ms: int = 30_000) -> None:
         """Delete topics; raises the first failure (e.g. UnknownTopicOrPartitionError)."""
@@ -329,7 +330,9 @@ class Admin:
             if include_internal or not info.is_internal
         )
 
-    async def describe_topics(self, names: Iterable[str] | None = None) -> dict[str, TopicDescription]:
+    async def describe_topics(
+        self, names: Iterable[str] | None = None
+    ) -> dict[str, TopicDescription]:
         """Partitions, leaders and replicas of ``names`` (every topic when None); raises
         UnknownTopicOrPartitionError for a topic that does not exist."""
         wanted = None if names is None else list(names)

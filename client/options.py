@@ -156,7 +156,9 @@ PRODUCER_OPTIONS: dict[str, Option] = {
     "enable_idempotence": Option(
         None, optional(boolean), "exactly-once per partition (default on unless acks != all)"
     ),
-    "delivery_timeout_ms": Option(120_000, integer(1), "time to deliver a record, retries included"),
+    "delivery_timeout_ms": Option(
+        120_000, integer(1), "time to deliver a record, retries included"
+    ),
     "retries": Option(None, optional(integer(0)), "resend limit (default: until delivery timeout)"),
     "key_serializer": Option(None, optional(function), "turns keys into bytes"),
     "value_serializer": Option(None, optional(function), "turns values into bytes"),
@@ -169,7 +171,9 @@ PRODUCER_OPTIONS: dict[str, Option] = {
 ADMIN_OPTIONS: dict[str, Option] = dict(COMMON_OPTIONS)
 
 
-def validate_options(kind: str, spec: Mapping[str, Option], given: Mapping[str, Any]) -> dict[str, Any]:
+def validate_options(
+    kind: str, spec: Mapping[str, Option], given: Mapping[str, Any]
+) -> dict[str, Any]:
     """Every option of ``spec`` (defaults filled in, values checked and normalized).
 
     ``kind`` names the client in messages ("Producer"). Unknown names raise TypeError naming

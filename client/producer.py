@@ -112,7 +112,7 @@ class Producer:
         )
         self._backoff = Backoff(opts["retry_backoff_ms"], opts["retry_backoff_max_ms"])
         self._cluster = Cluster(
-            list(bootstrap_servers) if not isinstance(bootstrap_servers, str) else bootstrap_servers,
+            bootstrap_servers if isinstance(bootstrap_servers, str) else list(bootstrap_servers),
             client_id=opts["client_id"],
             request_timeout_ms=opts["request_timeout_ms"],
             connect_timeout_ms=opts["socket_connection_setup_timeout_ms"],
@@ -484,18 +484,23 @@ class Producer:
 
     async def _produce(self, node_id: int, batches: list[ProducerBatch]) -> None:
         topics: dict[str, list[dict]] = {}
-        try:
-            for batch in batches:
+        encoded: list[ProducerBatch] = []
+        for batch in batches:
+            try:
                 records = batch.encode(self._compression, self._producer_id, self._producer_epoch)
-                topics.setdefault(batch.topic, []).append(
-                    {"index": batch.partition, "records": records}
-                )
-        except (ValueError, TypeError) as exc:
-            # a record the encoder refuses fails its batch only; the others are retried
-            for batch in batches:
-                self._on_error(batch, exc if batch.encoded is None else KafkaError(
-                    "another batch of the request could not be encoded"
-                ), encode_failed=batch.encoded is None)
+            except (ValueError, TypeError) as exc:
+                # a record the encoder refuses (e.g. a header that is not bytes) fails its
+                # own batch only; its sequence numbers were taken, so renumber from here
+                if self._idempotent:
+                    self._reset_needed = True
+                self._on_error(batch, exc, encode_failed=True)
+                continue
+            encoded.append(batch)
+            topics.setdefault(batch.topic, []).append(
+                {"index": batch.partition, "records": records}
+            )
+        batches = encoded
+        if not batches:
             self._wake()
             return
         body = {
@@ -564,12 +569,14 @@ class Producer:
             part.inflight.remove(batch)
         except ValueError:
             pass
-        self._acc.release(batch)
+        with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
+            self._acc.release(batch)
         batch.complete(base_offset, log_append_time)
         self._space_freed()
 
     def _finish_failed(self, batch: ProducerBatch, error: BaseException) -> None:
-        self._acc.release(batch)
+        with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
+            self._acc.release(batch)
         batch.fail(error)
         self._space_freed()
 
@@ -585,7 +592,14 @@ class Producer:
         for listener in self._space_listeners:
             listener()
 
-    def _on_error(self, batch: ProducerBatch, error: Exception, encode_failed: bool = False) -> None:
+    def _on_error(
+        self, batch: ProducerBatch, error: Exception, encode_failed: bool = False
+    ) -> None:
+        # a sync producer's callers append to the same partitions from their own thread
+        with self._acc.lock:
+            self._handle_error(batch, error, encode_failed)
+
+    def _handle_error(self, batch: ProducerBatch, error: Exception, encode_failed: bool) -> None:
         part = self._partition_state(batch)
         try:
             part.inflight.remove(batch)
@@ -601,13 +615,12 @@ class Producer:
             retriable = self._sequence_error(part, batch, code)
         now = trio.current_time()
         attempts_left = self._retries is None or batch.attempts <= self._retries
+        batch.last_error = error
         if retriable and now < batch.deadline and attempts_left and not self._closed:
-            batch.last_error = error
             batch.retry_at = now + self._backoff.delay(batch.attempts - 1)
             part.requeue(batch)
             self._acc.dirty.add(part)
             return
-        batch.last_error = error
         if retriable and now >= batch.deadline:
             error = self._timeout_error(batch)
         if isinstance(error, KafkaError):
@@ -670,20 +683,20 @@ class Producer:
         except KafkaError as exc:
             log.warning("could not renew the producer id: %s", exc)
             self._fatal = exc
-            self._acc.stop_accepting()
-            for state in self._acc.topics.values():
-                for part in state.parts:
-                    while part.ready:
-                        self._finish_failed(part.ready.popleft(), exc)
+            with self._acc.lock:
+                self._acc.stop_accepting()
+                for batch in self._acc.seal_all():
+                    self._finish_failed(batch, exc)
             return
         finally:
             self._resetting = False
-        for state in self._acc.topics.values():
-            for part in state.parts:
-                part.next_sequence = 0
-                for batch in part.ready:
-                    batch.resequence()
-        self._reset_needed = False
+        with self._acc.lock:
+            for state in self._acc.topics.values():
+                for part in state.parts:
+                    part.next_sequence = 0
+                    for batch in part.ready:
+                        batch.resequence()
+            self._reset_needed = False
         self._wake()
 
     # ------------------------------------------------------------------ metadata

@@ -95,7 +95,9 @@ class Producer:
     (at most ``max_block_ms``, then BufferFullError).
     """
 
-    def __init__(self, bootstrap_servers: str | Iterable[str] = "localhost:9092", **options: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: str | Iterable[str] = "localhost:9092", **options: Any
+    ) -> None:
         # built here so that bad options raise in the caller's thread before any thread starts
         self._producer = AsyncProducer(bootstrap_servers, **options)
         acc = self._producer._acc
@@ -262,7 +264,9 @@ def _bridged(name: str, source: type) -> Callable[..., Any]:
 class Admin(_Bridge):
     """Blocking admin client with the async :class:`client.Admin`'s options and methods."""
 
-    def __init__(self, bootstrap_servers: str | Iterable[str] = "localhost:9092", **options: Any) -> None:
+    def __init__(
+        self, bootstrap_servers: str | Iterable[str] = "localhost:9092", **options: Any
+    ) -> None:
         self._start(_admin.Admin(bootstrap_servers, **options), "rillet-sync-admin")
 
     def close(self) -> None:

@@ -14,13 +14,16 @@ import trio
 
 from client.protocol import ApiKey
 
-from broker.api import configs, fetch, metadata, offsets, producers, produce, topics
+from broker.api import configs, fetch, groups, metadata, offsets, producers, produce, topics
 from broker.api.state import STATE_KEY, BrokerState
+from broker.coordinator.config import CoordinatorConfig
+from broker.coordinator.hosting import GroupCoordinators
 from broker.metadata.controller import Controller
 from broker.metadata.producer_ids import ProducerIdAllocator
 from broker.metadata.records import list_partitions, list_topics
 from broker.replication.manager import ReplicaManager
 from broker.server.kafka import HandlerRegistry
+from broker.storage.cleaner import Cleaner
 from broker.storage.log import FlushTask
 from broker.storage.manager import LogManager
 
@@ -86,13 +89,28 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
         len(replicas.partitions), len(replicas.topics), time.monotonic() - started,
     )
 
-    for api_key, handler in HANDLERS.items():
-        registry.register(api_key, handler)
     nursery = services.nursery  # type: ignore[attr-defined]
     nursery.start_soon(replicas.group_commit.run)
+    coordinators = GroupCoordinators(
+        CoordinatorConfig(
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            min_session_timeout_ms=config.group_min_session_timeout_ms,
+            max_session_timeout_ms=config.group_max_session_timeout_ms,
+            offsets_retention_ms=config.offsets_retention_minutes * 60_000,
+        ),
+        config.offsets_topic_num_partitions,
+        nursery,
+        replicas.group_commit.wait_durable,
+    )
+    services.extras[groups.COORDINATORS_KEY] = coordinators  # type: ignore[attr-defined]
+    await groups.load_led_partitions(state, coordinators)
+
+    for api_key, handler in {**HANDLERS, **groups.HANDLERS}.items():
+        registry.register(api_key, handler)
     nursery.start_soon(_retention_timer, logs, config.log_retention_check_interval_ms / 1000)
     nursery.start_soon(_flush_timer, logs)
     nursery.start_soon(_checkpoint_timer, logs)
+    nursery.start_soon(_cleaner_timer, logs, config.log_cleaner_backoff_ms / 1000)
 
 
 async def _close_logs(logs: LogManager) -> None:
@@ -124,6 +142,18 @@ async def _flush_timer(logs: LogManager) -> None:
 def _run_flushes(tasks: list[FlushTask]) -> None:
     for task in tasks:
         task.run()
+
+
+async def _cleaner_timer(logs: LogManager, interval_s: float) -> None:
+    """Compact the logs of compacted topics; the record work runs in a worker thread."""
+    cleaner = Cleaner()
+    while True:
+        await trio.sleep(interval_s)
+        for log_ in logs.all_logs():
+            job = cleaner.prepare(log_)
+            if job is not None:
+                await trio.to_thread.run_sync(job.run, int(time.time() * 1000))
+                cleaner.finish(job)
 
 
 async def _checkpoint_timer(logs: LogManager) -> None:

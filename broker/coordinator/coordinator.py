@@ -716,7 +716,7 @@ class GroupCoordinator:
 
     def _validate_commit(self, body: Body, now_ms: int) -> ErrorCode:
         group_id: str = body["group_id"]
-        generation: int = body.get("generation_id", -1)
+        generation: int = body.get("generation_id_or_member_epoch", -1)
         member_id: str = body.get("member_id") or ""
         instance_id: str | None = body.get("group_instance_id")
         if not group_id:

@@ -105,20 +105,33 @@ class CoordinatorService:
             waiter.event.set()
 
     async def _deliver(self) -> None:
-        async for records, responses in self._receive:
+        # Every result queued meanwhile goes into one append: one durable write (one fsync)
+        # serves all the operations that arrived while the previous one was being written.
+        while True:
+            try:
+                pending = [await self._receive.receive()]
+            except trio.EndOfChannel:
+                return
+            while True:
+                try:
+                    pending.append(self._receive.receive_nowait())
+                except (trio.WouldBlock, trio.EndOfChannel):
+                    break
+            records = [record for queued, _ in pending for record in queued]
             if records and self._failure is None:
                 try:
                     await self._append(records)
                 except Exception as exc:
                     self._stop(CoordinatorUnavailable(f"appending group records failed: {exc}"))
-            for ticket, body in responses.items():
-                waiter = self._waiters.pop(ticket, None)
-                if waiter is not None:
-                    if self._failure is None:
-                        waiter.body = body
-                    else:
-                        waiter.error = self._failure
-                    waiter.event.set()
+            for _, responses in pending:
+                for ticket, body in responses.items():
+                    waiter = self._waiters.pop(ticket, None)
+                    if waiter is not None:
+                        if self._failure is None:
+                            waiter.body = body
+                        else:
+                            waiter.error = self._failure
+                        waiter.event.set()
 
     async def _run_timers(self) -> None:
         while True:

@@ -60,7 +60,9 @@ def parse_bootstrap_servers(servers: str | Sequence[str]) -> list[tuple[str, int
         try:
             port = int(port_text) if port_text else DEFAULT_PORT
         except ValueError:
-            raise ValueError(f"bootstrap server {item!r}: port {port_text!r} is not a number") from None
+            raise ValueError(
+                f"bootstrap server {item!r}: port {port_text!r} is not a number"
+            ) from None
         if not host or not 0 < port < 65536:
             raise ValueError(f"bootstrap server {item!r} is not host:port")
         result.append((host, port))
@@ -300,7 +302,8 @@ class Cluster:
 
     def metadata_is_stale(self) -> bool:
         """True when an error asked for a refresh or the snapshot is older than the max age."""
-        return self._stale or trio.current_time() - self._metadata.updated_at > self.metadata_max_age
+        age = trio.current_time() - self._metadata.updated_at
+        return self._stale or age > self.metadata_max_age
 
     async def refresh_metadata(
         self,

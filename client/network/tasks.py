@@ -40,7 +40,9 @@ class TaskGroup:
         """How many tasks of this group have not finished yet."""
         return len(self._scopes)
 
-    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None) -> None:
+    def start_soon(
+        self, fn: Callable[..., Awaitable[Any]], *args: Any, name: str | None = None
+    ) -> None:
         """Run ``fn(*args)`` in the background until it returns or the group is closed."""
         if self._closed:
             raise RuntimeError("task group is closed")

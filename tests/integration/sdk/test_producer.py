@@ -18,7 +18,9 @@ async def create(broker: BrokerProcess, name: str, partitions: int, **configs: s
         await admin.create_topics([NewTopic(name, partitions, 1, configs)])
 
 
-async def test_send_delivers_with_offsets_keys_headers(broker: BrokerProcess, topic_name: str) -> None:
+async def test_send_delivers_with_offsets_keys_headers(
+    broker: BrokerProcess, topic_name: str
+) -> None:
     await create(broker, topic_name, 3)
     async with Producer(broker.bootstrap) as producer:
         futures = [
@@ -64,7 +66,9 @@ async def test_acks(broker: BrokerProcess, topic_name: str, acks: object) -> Non
             await trio.sleep(0.1)
 
 
-async def test_keys_land_where_kafka_python_puts_them(broker: BrokerProcess, topic_name: str) -> None:
+async def test_keys_land_where_kafka_python_puts_them(
+    broker: BrokerProcess, topic_name: str
+) -> None:
     """Partitioner vectors: the same keys through kafka-python's default partitioner and ours,
     to one 6-partition topic, give the same partitions."""
     await create(broker, topic_name, 6)
@@ -84,7 +88,9 @@ async def test_keys_land_where_kafka_python_puts_them(broker: BrokerProcess, top
     assert len(set(ours)) == 6
 
 
-async def test_sticky_partitioning_spreads_keyless_batches(broker: BrokerProcess, topic_name: str) -> None:
+async def test_sticky_partitioning_spreads_keyless_batches(
+    broker: BrokerProcess, topic_name: str
+) -> None:
     await create(broker, topic_name, 4)
     async with Producer(broker.bootstrap, batch_size=2000, linger_ms=50) as producer:
         futures = [await producer.send(topic_name, b"x" * 100) for _ in range(400)]

@@ -217,3 +217,26 @@ async def test_unloading_fails_held_requests(autojump_clock: trio.testing.MockCl
         await trio.sleep(0.1)  # inside the initial delay: the join is held
         service_scope.cancel()
     assert outcome == ["unavailable"]
+
+
+async def test_operations_queued_during_an_append_share_the_next_append(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log = Log()
+    async with trio.open_nursery() as nursery:
+        service = await start(nursery, log)
+
+        async def commit(partition: int) -> None:
+            body = {"group_id": "s", "generation_id_or_member_epoch": -1, "member_id": "",
+                    "topics": [{"name": "t", "partitions": [
+                        {"partition_index": partition, "committed_offset": 5}]}]}  # fmt: skip
+            answer = await service.commit_offsets(body, 7)
+            assert answer["topics"][0]["partitions"][0]["error_code"] == ErrorCode.NONE
+
+        async with trio.open_nursery() as committers:
+            for partition in range(20):
+                committers.start_soon(commit, partition)
+        nursery.cancel_scope.cancel()
+    assert len(log.records) == 20
+    # Commits queued while an append is under way share the next one, not one each.
+    assert log.appends <= 2

@@ -18,7 +18,9 @@ from unit.sdk.fake_broker import FakeBroker
 
 async def test_topic_lifecycle(fake: FakeBroker) -> None:
     async with Admin(fake.bootstrap) as admin:
-        await admin.create_topics([NewTopic("a", 2), NewTopic("b", 4, configs={"retention.ms": "1"})])
+        await admin.create_topics(
+            [NewTopic("a", 2), NewTopic("b", 4, configs={"retention.ms": "1"})]
+        )
         assert await admin.list_topics() == ["a", "b", "t"]
         described = await admin.describe_topics(["b"])
         assert [p.partition for p in described["b"].partitions] == [0, 1, 2, 3]
@@ -36,7 +38,8 @@ async def test_create_reports_every_failure(fake: FakeBroker) -> None:
         with pytest.raises(TopicAlreadyExistsError) as info:
             await admin.create_topics([NewTopic("t", 1), NewTopic("bad", 0), NewTopic("ok", 1)])
         assert set(info.value.errors) == {"t", "bad"}  # type: ignore[attr-defined]
-        assert isinstance(info.value.errors["bad"], InvalidPartitionsError)  # type: ignore[attr-defined]
+        errors = info.value.errors  # type: ignore[attr-defined]
+        assert isinstance(errors["bad"], InvalidPartitionsError)
         assert "ok" in fake.state.topics
         with pytest.raises(UnknownTopicOrPartitionError):
             await admin.delete_topics(["missing"])
@@ -44,7 +47,9 @@ async def test_create_reports_every_failure(fake: FakeBroker) -> None:
             await admin.create_partitions({"t": 2})
 
 
-async def test_not_controller_is_retried_after_refresh(nursery: trio.Nursery, fake: FakeBroker) -> None:
+async def test_not_controller_is_retried_after_refresh(
+    nursery: trio.Nursery, fake: FakeBroker
+) -> None:
     other = await FakeBroker(fake.state, 1).start(nursery)
     fake.state.controller = 1
 

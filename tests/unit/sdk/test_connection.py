@@ -82,8 +82,11 @@ async def test_in_flight_limit_bounds_outstanding_requests(fake: FakeBroker) -> 
         async with trio.open_nursery() as n:
             for _ in range(5):
                 n.start_soon(conn.request, ApiKey.METADATA, {"topics": []})
+            with trio.fail_after(5):
+                while conn.in_flight < 2:
+                    await trio.sleep(0.01)
             await trio.sleep(0.05)
-            # the fake serves one request at a time, so count what the client wrote
+            # three callers wait for a slot: only two requests are ever written
             assert conn.in_flight == 2
             release.set()
     assert fake.count(ApiKey.METADATA) == 5

@@ -28,7 +28,8 @@ from client.records import Compression, murmur2_partition
 
 
 def test_defaults_filled_and_normalized() -> None:
-    opts = validate_options("Producer", PRODUCER_OPTIONS, {"acks": "all", "compression_type": "LZ4"})
+    given = {"acks": "all", "compression_type": "LZ4"}
+    opts = validate_options("Producer", PRODUCER_OPTIONS, given)
     assert opts["acks"] == -1 and opts["compression_type"] is Compression.LZ4
     assert opts["linger_ms"] == PRODUCER_OPTIONS["linger_ms"].default
 
@@ -167,7 +168,8 @@ def test_custom_partitioner_gets_kafka_python_arguments() -> None:
 
 def test_sticky_partition_changes_only_when_a_batch_seals() -> None:
     random.seed(7)
-    acc = make(batch_size=12 * 100 + 61, buffer_memory=10**7)  # 100 records of 0 bytes (12 bytes overhead each)
+    # 100 empty records (12 bytes of overhead each) plus the batch header fill a batch
+    acc = make(batch_size=12 * 100 + 61, buffer_memory=10**7)
     partitions = [acc.append("t", b"").batch.partition for _ in range(1000)]
     runs = [partitions[0]]
     for p in partitions[1:]:

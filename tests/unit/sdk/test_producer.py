@@ -324,3 +324,28 @@ async def test_broker_without_init_producer_id(fake: FakeBroker) -> None:
     with pytest.raises(Exception, match="INIT_PRODUCER_ID"):
         async with Producer(fake.bootstrap, enable_idempotence=True, **fast()):
             pass
+
+
+async def test_bad_header_refused_at_send(fake: FakeBroker) -> None:
+    async with Producer(fake.bootstrap, **fast()) as producer:
+        await producer.wait_for_topic("t")
+        bad_headers: list = [("h", 12)]
+        with pytest.raises(TypeError, match="headers"):
+            producer.send_nowait("t", b"x", partition=0, headers=bad_headers)
+        good = producer.send_nowait("t", b"y", partition=0, headers=[("h", b"1")])
+        assert (await good).offset == 0
+    batch = fake.state.batches("t", 0)[0]
+    assert [r.value for r in batch.records] == [b"y"]
+
+
+async def test_unencodable_batch_fails_alone(fake: FakeBroker) -> None:
+    async with Producer(fake.bootstrap, **fast(linger_ms=20)) as producer:
+        await producer.wait_for_topic("t")
+        bad = producer.send_nowait("t", b"x", partition=0, timestamp=2**70)  # beyond int64
+        good = producer.send_nowait("t", b"y", partition=1)
+        await producer.flush()
+        with pytest.raises(ValueError):
+            bad.result()
+        assert good.result().offset == 0
+        # the failed batch's sequence numbers were renumbered away: partition 0 still works
+        assert (await producer.send_and_wait("t", b"z", partition=0)).offset == 0

@@ -98,3 +98,48 @@ def test_sync_options_checked_in_caller_thread() -> None:
     with pytest.raises(TypeError, match="linger"):
         client.sync.Producer("127.0.0.1:1", lingerms=5)
     assert threading.active_count() >= 1
+
+
+class _Echo:
+    """A stand-in async client with the shapes the consumer has."""
+
+    def __init__(self) -> None:
+        self.started = self.closed = False
+        self.items = [1, 2, 3]
+        self.thread: str | None = None
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def close(self) -> None:
+        self.closed = True
+
+    async def double(self, x: int) -> int:
+        await trio.sleep(0)
+        return 2 * x
+
+    def where(self) -> str:
+        self.thread = threading.current_thread().name
+        return self.thread
+
+    def __aiter__(self) -> _Echo:
+        return self
+
+    async def __anext__(self) -> int:
+        if not self.items:
+            raise StopAsyncIteration
+        return self.items.pop(0)
+
+
+def test_bridge_runs_methods_on_the_loop_thread() -> None:
+    class SyncEcho(client.sync._SyncConsumer):
+        def __init__(self) -> None:
+            self._start(_Echo(), "echo-loop")
+
+    with SyncEcho() as echo:
+        assert echo.started is True
+        assert echo.double(21) == 42
+        assert echo.where() == "echo-loop"
+        assert list(echo) == [1, 2, 3]
+        target = echo._target
+    assert target.closed

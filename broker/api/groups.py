@@ -1,0 +1,277 @@
+"""Consumer group APIs: FindCoordinator and the group and offset requests it routes.
+
+A group's coordinator is the leader of its ``__consumer_offsets`` partition.  The internal
+topic is created on first use (compacted, ``offsets.topic.num.partitions`` partitions), as
+Kafka does.  Requests for a group another broker coordinates get NOT_COORDINATOR, which sends
+the client back to FindCoordinator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from client.protocol import ApiKey, ErrorCode, RequestHeader
+
+from broker.api.state import BrokerState, state_of
+from broker.api.topics import create_and_host
+from broker.coordinator.hosting import OFFSETS_TOPIC, GroupCoordinators
+from broker.coordinator.service import CoordinatorService, CoordinatorUnavailable
+from broker.metadata.controller import NewTopic, TopicError
+from broker.server.context import RequestContext
+from broker.server.errors import error_response_body
+
+Body = dict[str, Any]
+GROUP_KEY = 0
+TRANSACTION_KEY = 1
+COORDINATORS_KEY = "coordinators"
+
+
+def coordinators_of(state: BrokerState) -> GroupCoordinators:
+    """The broker's group coordinator host."""
+    return state.services.extras[COORDINATORS_KEY]
+
+
+async def ensure_offsets_topic(state: BrokerState) -> None:
+    """Create ``__consumer_offsets`` if needed and load the coordinators this broker hosts."""
+    coordinators = coordinators_of(state)
+    async with coordinators.ensure_lock:
+        if OFFSETS_TOPIC not in state.replicas.topics:
+            config = state.config
+            factor = min(config.default_replication_factor, len(state.controller.live_brokers()))
+            topic = NewTopic(
+                OFFSETS_TOPIC,
+                config.offsets_topic_num_partitions,
+                factor,
+                {},
+                {
+                    "cleanup.policy": "compact",
+                    "segment.bytes": str(config.offsets_topic_segment_bytes),
+                },
+            )
+            try:
+                await create_and_host(state, topic, validate_only=False)
+            except TopicError as exc:
+                if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
+                    raise
+        await load_led_partitions(state, coordinators)
+
+
+async def load_led_partitions(state: BrokerState, coordinators: GroupCoordinators) -> None:
+    """Start a coordinator for every ``__consumer_offsets`` partition led here."""
+    for (topic, _), partition in list(state.replicas.partitions.items()):
+        if topic == OFFSETS_TOPIC and partition.is_leader:
+            await coordinators.load(partition)
+
+
+async def _service(state: BrokerState, group_id: str) -> CoordinatorService | None:
+    coordinators = coordinators_of(state)
+    service = coordinators.service_for(group_id)
+    if service is None and OFFSETS_TOPIC not in state.replicas.topics:
+        await ensure_offsets_topic(state)
+        service = coordinators.service_for(group_id)
+    return service
+
+
+def _error(header: RequestHeader, body: Body, code: ErrorCode) -> Body:
+    answer = error_response_body(header.api_key, header.api_version, body, code)
+    assert answer is not None, f"api {header.api_key} has no error shape"
+    return answer
+
+
+async def handle_find_coordinator(
+    ctx: RequestContext, header: RequestHeader, body: Body
+) -> Body:
+    """This broker for groups whose partition it leads; transactions are not offered yet."""
+    state = state_of(ctx)
+    answer: Body = {"throttle_time_ms": 0, "error_code": ErrorCode.NONE, "error_message": None,
+                    "node_id": -1, "host": "", "port": -1}  # fmt: skip
+    if body.get("key_type", GROUP_KEY) != GROUP_KEY:
+        answer.update(error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
+                      error_message="transactions are not supported")  # fmt: skip
+        return answer
+    if await _service(state, body["key"]) is None:
+        answer["error_code"] = ErrorCode.COORDINATOR_NOT_AVAILABLE
+        return answer
+    listeners = state.services.advertised_listeners()
+    answer.update(node_id=state.node_id, host=listeners[0].host, port=listeners[0].port)
+    return answer
+
+
+def _routed(
+    call: Callable[[CoordinatorService, RequestContext, RequestHeader, Body], Awaitable[Body]],
+) -> Callable[[RequestContext, RequestHeader, Body], Awaitable[Body]]:
+    """A handler that sends the request to the service coordinating its ``group_id``."""
+
+    async def handle(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
+        state = state_of(ctx)
+        service = await _service(state, body["group_id"])
+        if service is None:
+            return _error(header, body, ErrorCode.NOT_COORDINATOR)
+        try:
+            return await call(service, ctx, header, body)
+        except CoordinatorUnavailable:
+            return _error(header, body, ErrorCode.NOT_COORDINATOR)
+
+    handle.__doc__ = call.__doc__
+    return handle
+
+
+@_routed
+async def handle_join_group(s: CoordinatorService, ctx: RequestContext,
+                            header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """JoinGroup: held until the rebalance completes."""
+    peer = ctx.connection.peer.rsplit(":", 1)[0]
+    return await s.join_group(body, header.api_version, client_id=header.client_id or "",
+                              client_host="/" + peer)  # fmt: skip
+
+
+@_routed
+async def handle_sync_group(s: CoordinatorService, ctx: RequestContext,
+                            header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """SyncGroup: followers wait for the leader's assignment."""
+    return await s.sync_group(body, header.api_version)
+
+
+@_routed
+async def handle_heartbeat(s: CoordinatorService, ctx: RequestContext,
+                           header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """Heartbeat."""
+    return await s.heartbeat(body, header.api_version)
+
+
+@_routed
+async def handle_leave_group(s: CoordinatorService, ctx: RequestContext,
+                             header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """LeaveGroup."""
+    return await s.leave_group(body, header.api_version)
+
+
+@_routed
+async def handle_offset_fetch(s: CoordinatorService, ctx: RequestContext,
+                              header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """OffsetFetch for named partitions or (topics null) all of them."""
+    return await s.fetch_offsets(body, header.api_version)
+
+
+@_routed
+async def handle_offset_delete(s: CoordinatorService, ctx: RequestContext,
+                               header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """OffsetDelete."""
+    return await s.delete_offsets(body, header.api_version)
+
+
+@_routed
+async def handle_offset_commit(s: CoordinatorService, ctx: RequestContext,
+                               header: RequestHeader, body: Body) -> Body:  # fmt: skip
+    """OffsetCommit; partitions of unknown topics get UNKNOWN_TOPIC_OR_PARTITION."""
+    state = state_of(ctx)
+    known: list[Body] = []
+    unknown: list[Body] = []
+    for topic in body["topics"]:
+        record = state.replicas.topics.get(topic["name"])
+        good = [p for p in topic["partitions"]
+                if record is not None and 0 <= p["partition_index"] < record.partitions]  # fmt: skip
+        bad = [p for p in topic["partitions"] if p not in good]
+        if good:
+            known.append({**topic, "partitions": good})
+        if bad:
+            unknown.append({"name": topic["name"], "partitions": [
+                {"partition_index": p["partition_index"],
+                 "error_code": ErrorCode.UNKNOWN_TOPIC_OR_PARTITION} for p in bad]})  # fmt: skip
+    if not unknown:
+        return await s.commit_offsets(body, header.api_version)
+    answer = (
+        await s.commit_offsets({**body, "topics": known}, header.api_version)
+        if known
+        else {"throttle_time_ms": 0, "topics": []}
+    )
+    answer["topics"] = list(answer["topics"]) + unknown
+    return answer
+
+
+async def _by_partition(
+    state: BrokerState, group_ids: list[str]
+) -> tuple[dict[int, list[str]], list[str]]:
+    """Group ids by the coordinator partition hosted here, and those hosted elsewhere."""
+    coordinators = coordinators_of(state)
+    if group_ids and OFFSETS_TOPIC not in state.replicas.topics:
+        await ensure_offsets_topic(state)
+    here: dict[int, list[str]] = {}
+    elsewhere = []
+    for group_id in group_ids:
+        index = coordinators.partition_of(group_id)
+        if index in coordinators.services:
+            here.setdefault(index, []).append(group_id)
+        else:
+            elsewhere.append(group_id)
+    return here, elsewhere
+
+
+async def handle_describe_groups(
+    ctx: RequestContext, header: RequestHeader, body: Body
+) -> Body:
+    """Describe each group at its coordinator; others get NOT_COORDINATOR."""
+    state = state_of(ctx)
+    here, elsewhere = await _by_partition(state, list(body["groups"]))
+    found: dict[str, Body] = {}
+    for index, groups in here.items():
+        service = coordinators_of(state).services[index]
+        try:
+            answer = await service.describe_groups({**body, "groups": groups}, header.api_version)
+            found.update((g["group_id"], g) for g in answer["groups"])
+        except CoordinatorUnavailable:
+            elsewhere += groups
+    for group_id in elsewhere:
+        found[group_id] = {"error_code": ErrorCode.NOT_COORDINATOR, "group_id": group_id,
+                           "group_state": "", "protocol_type": "", "protocol_data": "",
+                           "members": []}  # fmt: skip
+    return {"throttle_time_ms": 0, "groups": [found[g] for g in body["groups"]]}
+
+
+async def handle_list_groups(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
+    """Every group of every coordinator hosted here."""
+    state = state_of(ctx)
+    groups: list[Body] = []
+    code = ErrorCode.NONE
+    for service in list(coordinators_of(state).services.values()):
+        try:
+            answer = await service.list_groups(body, header.api_version)
+        except CoordinatorUnavailable:
+            code = ErrorCode.COORDINATOR_NOT_AVAILABLE
+            continue
+        groups += answer["groups"]
+    return {"throttle_time_ms": 0, "error_code": code, "groups": groups}
+
+
+async def handle_delete_groups(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
+    """Delete each empty group at its coordinator."""
+    state = state_of(ctx)
+    names = list(body["groups_names"])
+    here, elsewhere = await _by_partition(state, names)
+    results: dict[str, Body] = {}
+    for index, groups in here.items():
+        service = coordinators_of(state).services[index]
+        try:
+            answer = await service.delete_groups({"groups_names": groups}, header.api_version)
+            results.update((r["group_id"], r) for r in answer["results"])
+        except CoordinatorUnavailable:
+            elsewhere += groups
+    for group_id in elsewhere:
+        results[group_id] = {"group_id": group_id, "error_code": ErrorCode.NOT_COORDINATOR}
+    return {"throttle_time_ms": 0, "results": [results[g] for g in names]}
+
+
+HANDLERS = {
+    ApiKey.FIND_COORDINATOR: handle_find_coordinator,
+    ApiKey.JOIN_GROUP: handle_join_group,
+    ApiKey.SYNC_GROUP: handle_sync_group,
+    ApiKey.HEARTBEAT: handle_heartbeat,
+    ApiKey.LEAVE_GROUP: handle_leave_group,
+    ApiKey.OFFSET_COMMIT: handle_offset_commit,
+    ApiKey.OFFSET_FETCH: handle_offset_fetch,
+    ApiKey.OFFSET_DELETE: handle_offset_delete,
+    ApiKey.DESCRIBE_GROUPS: handle_describe_groups,
+    ApiKey.LIST_GROUPS: handle_list_groups,
+    ApiKey.DELETE_GROUPS: handle_delete_groups,
+}
