@@ -229,7 +229,7 @@ async def test_mixed_group_with_confluent_kafka_cooperative(
     assert revoked_before_end and all(len(parts) < 6 for parts in revoked_before_end)
 
 
-def test_timestamps_are_shared_between_threads_and_tasks() -> None:
+def test_ownership_log_orders_events_and_catches_double_ownership() -> None:
     # the ownership check orders events from trio tasks and confluent-kafka threads alike
     log = OwnershipLog()
     log.record("x", "assigned", [TP("t", 0)])
