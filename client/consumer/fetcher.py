@@ -7,12 +7,14 @@ One background loop (:meth:`Fetcher.run`) decides, whenever something changed, w
   comes from an older leader epoch are checked with OffsetForLeaderEpoch and, when the
   leader's log diverged before the position, moved back to where the logs agree;
 * **fetches** — at most one Fetch in flight per broker, for every fetchable partition it
-  leads, while the buffer holds less than ``fetch_buffer_bytes``. A response is decoded at
-  once (``client.consumer.records``) and appended to the buffer as one completed fetch per
-  partition, and the partition's fetch offset moves past it, so the next Fetch can go out
-  while the application still works through the previous one.
+  leads, while the buffer holds less than ``fetch_buffer_bytes``. A response's batches are
+  located and checked at once (``client.consumer.records``) and appended to the buffer as
+  one completed fetch per partition, and the partition's fetch offset moves past them, so
+  the next Fetch can go out while the application still works through the previous one.
 
-:meth:`Fetcher.drain` hands buffered records to ``poll`` and advances positions. Data that was
+:meth:`Fetcher.drain` decodes buffered batches as ``poll`` needs them, hands the records
+over and advances positions; the buffer therefore holds fetched bytes, not decoded records,
+and its bound holds however well the data was compressed. Data that was
 fetched for an older ``seq`` of its partition (a seek, reset, pause or reassignment happened
 since) is dropped, never returned.
 
@@ -42,7 +44,7 @@ from client.consumer.offsets import (
     parse_list_offsets,
     validate_position,
 )
-from client.consumer.records import ConsumerRecord, records_from_fetch
+from client.consumer.records import ConsumerRecord, FetchedPartition
 from client.consumer.structs import OffsetAndMetadata, TopicPartition
 from client.consumer.subscription import PartitionState, SubscriptionState
 from client.consumer.wakeup import Signal
@@ -82,26 +84,15 @@ _TIMESTAMP_OF = {"earliest": EARLIEST_TIMESTAMP, "latest": LATEST_TIMESTAMP}
 
 
 class CompletedFetch:
-    """One partition's share of one Fetch response, decoded, waiting to be returned."""
+    """One partition's share of one Fetch response, waiting to be returned; ``seq`` is the
+    partition's seq when the fetch was sent."""
 
-    __slots__ = ("tp", "seq", "records", "index", "next_offset", "last_epoch", "size")
+    __slots__ = ("tp", "seq", "fetched")
 
-    def __init__(
-        self,
-        tp: TopicPartition,
-        seq: int,
-        records: list[ConsumerRecord],
-        next_offset: int,
-        last_epoch: int,
-        size: int,
-    ) -> None:
+    def __init__(self, tp: TopicPartition, seq: int, fetched: FetchedPartition) -> None:
         self.tp = tp
         self.seq = seq
-        self.records = records
-        self.index = 0
-        self.next_offset = next_offset
-        self.last_epoch = last_epoch
-        self.size = size
+        self.fetched = fetched
 
 
 def fetch_request(
@@ -190,33 +181,40 @@ class Fetcher:
                 raise exc
 
     def drain(self, max_records: int) -> list[ConsumerRecord]:
-        """Up to ``max_records`` buffered records in fetch order; positions move past them."""
+        """Up to ``max_records`` buffered records in fetch order; positions move past them.
+
+        Batches are decoded here, as they are needed. A batch that does not decode stops its
+        partition: the error is raised by the next :meth:`raise_errors` and repeats until the
+        application seeks.
+        """
         out: list[ConsumerRecord] = []
         buffer = self._buffer
         drained = False
         while buffer and len(out) < max_records:
             done = buffer[0]
-            state = self._subs.get(done.tp)
-            if state is None or state.seq != done.seq or state.paused:
+            tp = done.tp
+            state = self._subs.get(tp)
+            failed = self._failed.get(tp)
+            if (
+                state is None or state.seq != done.seq or state.paused
+                or (failed is not None and failed[0] == state.seq)
+            ):
                 buffer.popleft()
-                self._buffered_bytes -= done.size
+                self._buffered_bytes -= done.fetched.size
                 drained = True
                 continue
-            records = done.records
-            if done.index < len(records):
-                take = records[done.index : done.index + max_records - len(out)]
-                done.index += len(take)
-                out.extend(take)
-                last = take[-1]
-                state.position = last.offset + 1
-                state.position_epoch = last.leader_epoch
-            if done.index >= len(records):
-                if done.next_offset > state.position:  # type: ignore[operator]
-                    state.position = done.next_offset
-                    if done.last_epoch >= 0:
-                        state.position_epoch = done.last_epoch
+            fetched = done.fetched
+            try:
+                out += fetched.take(max_records - len(out))
+            except RecordsError as exc:
+                self._fail(tp, state, RecordDecodeError(tp, fetched.position, str(exc)))
+            if fetched.position > state.position:  # type: ignore[operator]
+                state.position = fetched.position
+                if fetched.position_epoch >= 0:
+                    state.position_epoch = fetched.position_epoch
+            if fetched.exhausted:
                 buffer.popleft()
-                self._buffered_bytes -= done.size
+                self._buffered_bytes -= fetched.size
                 drained = True
         if drained:
             self.changed.fire()
@@ -390,12 +388,11 @@ class Fetcher:
             if diverging is not None and diverging.get("epoch", -1) >= 0:
                 self._truncate(tp, state, diverging["end_offset"], diverging["epoch"])
                 return False
-            data = part.get("records")
             try:
-                fetched = records_from_fetch(
+                fetched = FetchedPartition(
                     tp.topic,
                     tp.partition,
-                    data,
+                    part.get("records"),
                     offset,
                     read_committed=self._config.read_committed,
                     aborted_transactions=part.get("aborted_transactions"),
@@ -405,22 +402,19 @@ class Fetcher:
             except RecordsError as exc:
                 self._fail(tp, state, RecordDecodeError(tp, offset, str(exc)))
                 return False
-            if fetched.size == 0 and data is not None and len(data) > 0:
+            if fetched.size == 0 and fetched.had_bytes:
                 self._fail(tp, state, RecordDecodeError(
                     tp, offset,
                     f"the batch at this offset is larger than max_partition_fetch_bytes "
                     f"({self._config.max_partition_fetch_bytes})",
                 ))
                 return False
-            if fetched.next_offset == offset and not fetched.records:
+            if fetched.next_offset == offset:
                 return False
             state.fetch_offset = fetched.next_offset
             if fetched.last_epoch >= 0:
                 state.fetch_epoch = fetched.last_epoch
-            self._buffer.append(CompletedFetch(
-                tp, state.seq, fetched.records, fetched.next_offset, fetched.last_epoch,
-                fetched.size,
-            ))
+            self._buffer.append(CompletedFetch(tp, state.seq, fetched))
             self._buffered_bytes += fetched.size
             return True
         if code == ErrorCode.OFFSET_OUT_OF_RANGE:

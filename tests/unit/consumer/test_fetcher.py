@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import crc32c
 import pytest
 import trio
 
 from client.consumer.config import consumer_config
-from client.consumer.errors import LogTruncationError, NoOffsetForPartitionError
+from client.consumer.errors import (
+    LogTruncationError,
+    NoOffsetForPartitionError,
+    RecordDecodeError,
+)
 from client.consumer.fetcher import Fetcher, fetch_request
 from client.consumer.offsets import EpochEnd, validate_position
 from client.consumer.structs import OffsetAndMetadata, TopicPartition as TP
@@ -17,7 +22,8 @@ from client.errors import TopicAuthorizationFailedError  # type: ignore[attr-def
 from client.network import TaskGroup
 from client.network.metadata import ClusterMetadata, PartitionInfo, TopicInfo
 from client.protocol import ApiKey, ErrorCode
-from client.records import build_batch
+from client.records import Compression, build_batch
+from client.records.batch import CRC_OFFSET, CRC_START
 
 T0 = TP("t", 0)
 T1 = TP("t", 1)
@@ -329,3 +335,39 @@ async def test_committed_offsets_become_positions_and_missing_ones_reset() -> No
     s0, s1 = subs.state(T0), subs.state(T1)
     assert (s0.position, s0.position_epoch, s0.awaiting_validation) == (17, 2, True)
     assert (s1.position, s1.reset, s1.needs_committed) == (None, "earliest", False)
+
+
+def undecodable(first: int, count: int) -> bytes:
+    """A gzip batch whose CRC is right but whose payload does not decompress."""
+    data = bytearray(build_batch([b"v"] * count, base_offset=first,
+                                 compression=Compression.GZIP))
+    data[-6] ^= 0xFF
+    data[CRC_OFFSET:CRC_START] = crc32c.crc32c(bytes(data[CRC_START:])).to_bytes(4, "big")
+    return bytes(data)
+
+
+async def test_a_batch_that_does_not_decode_stops_its_partition_until_a_seek() -> None:
+    fetcher, subs, cluster = make()
+    subs.assign([T0, T1])
+    subs.seek(T0, 0)
+    subs.seek(T1, 0)
+    cluster.handlers[ApiKey.FETCH] = fetch_answer({
+        T0: {"records": records(0, 2) + undecodable(2, 2)}, T1: {"records": records(0, 1)},
+    })
+    await fetch_once(fetcher, subs)
+    cluster.handlers[ApiKey.FETCH] = fetch_answer({T0: {"records": records(4, 2)}})
+    await fetch_once(fetcher, subs)
+    got = fetcher.drain(100)
+    assert [(r.partition, r.offset) for r in got] == [(0, 0), (0, 1), (1, 0)]
+    for _ in range(2):
+        with pytest.raises(RecordDecodeError, match="t-0 at offset 2"):
+            fetcher.raise_errors()
+    assert fetcher.drain(100) == [] and subs.state(T0).position == 2
+    # the stopped partition is left out of the next fetch
+    cluster.handlers[ApiKey.FETCH] = fetch_answer({})
+    fetcher._start_fetches(trio.current_time())
+    await trio.sleep(0.05)
+    sent = cluster.requests[-1][2]["topics"][0]["partitions"]
+    assert [p["partition"] for p in sent] == [1]
+    subs.seek(T0, 4)
+    fetcher.raise_errors()
