@@ -107,7 +107,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
 
     for api_key, handler in {**HANDLERS, **groups.HANDLERS}.items():
         registry.register(api_key, handler)
-    nursery.start_soon(_retention_timer, logs, config.log_retention_check_interval_ms / 1000)
+    nursery.start_soon(_retention_timer, replicas, config.log_retention_check_interval_ms / 1000)
     nursery.start_soon(_flush_timer, logs)
     nursery.start_soon(_checkpoint_timer, logs)
     nursery.start_soon(_cleaner_timer, logs, config.log_cleaner_backoff_ms / 1000)
@@ -119,12 +119,13 @@ async def _close_logs(logs: LogManager) -> None:
     log.info("logs closed cleanly")
 
 
-async def _retention_timer(logs: LogManager, interval_s: float) -> None:
+async def _retention_timer(replicas: ReplicaManager, interval_s: float) -> None:
     while True:
         await trio.sleep(interval_s)
-        deleted = logs.run_retention(int(time.time() * 1000))
+        deleted = replicas.logs.run_retention(int(time.time() * 1000))
         if deleted:
             log.info("retention deleted %d segments", deleted)
+            replicas.report_sizes()
 
 
 async def _flush_timer(logs: LogManager) -> None:

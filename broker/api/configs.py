@@ -33,6 +33,8 @@ STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
+# Keys whose values are comma-separated lists: the only ones APPEND and SUBTRACT apply to.
+LIST_KEYS = frozenset({"cleanup.policy", "log.cleanup.policy"})
 
 # Broker keys that are topic defaults, and the topic key each one sets.
 DYNAMIC_BROKER_KEYS = {
@@ -145,7 +147,7 @@ async def describe_broker(state: BrokerState, keys: list[str] | None,
     overrides, _ = await stored_broker_overrides(state)
     entries = []
     for key_info in describe_keys():
-        key = key_info.key
+        key = key_info.name
         if keys is not None and key not in keys:
             continue
         if key in overrides:
@@ -189,7 +191,13 @@ async def handle_describe_configs(
     return {"throttle_time_ms": 0, "results": results}
 
 
-def _apply_operation(current: dict[str, str], name: str, op: int, value: str | None) -> None:
+def _apply_operation(current: dict[str, str], name: str, op: int, value: str | None,
+                     inherited: str | None) -> None:  # fmt: skip
+    """Apply one incremental change to ``current`` (the overrides).
+
+    APPEND and SUBTRACT work on the value in force: the override, or else ``inherited``
+    (what the key has without one), as DescribeConfigs shows it.
+    """
     if op == SET:
         if value is None:
             raise ConfigRequestError(ErrorCode.INVALID_CONFIG, f"{name}: SET needs a value")
@@ -197,7 +205,11 @@ def _apply_operation(current: dict[str, str], name: str, op: int, value: str | N
     elif op == DELETE:
         current.pop(name, None)
     elif op in (APPEND, SUBTRACT):
-        items = [v for v in current.get(name, "").split(",") if v]
+        if name not in LIST_KEYS:
+            raise ConfigRequestError(
+                ErrorCode.INVALID_CONFIG, f"{name} is not a list: APPEND and SUBTRACT do not apply"
+            )
+        items = [v for v in current.get(name, inherited or "").split(",") if v]
         given = [v for v in (value or "").split(",") if v]
         if op == APPEND:
             items += [v for v in given if v not in items]
@@ -215,9 +227,12 @@ async def _alter(state: BrokerState, kind: int, name: str, changes: list[Body],
         if record is None:
             raise ConfigRequestError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"topic {name!r} does not exist")
         configs = dict(record.configs) if incremental else {}
+        inherited = state.replicas.topic_defaults.to_properties()
         for change in changes:
             if incremental:
-                _apply_operation(configs, change["name"], change["config_operation"], change["value"])
+                key = change["name"]
+                _apply_operation(configs, key, change["config_operation"], change["value"],
+                                 inherited.get(key))  # fmt: skip
             elif change["value"] is not None:
                 configs[change["name"]] = change["value"]
         try:
@@ -241,7 +256,8 @@ async def _alter(state: BrokerState, kind: int, name: str, changes: list[Body],
                     f"{key} cannot be changed at run time (set it in the config file)",
                 )
             if incremental:
-                _apply_operation(configs, key, change["config_operation"], change["value"])
+                _apply_operation(configs, key, change["config_operation"], change["value"],
+                                 _broker_value(state.config.get(key)))  # fmt: skip
             elif change["value"] is not None:
                 configs[key] = change["value"]
         try:

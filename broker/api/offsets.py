@@ -35,12 +35,14 @@ def list_offset(partition: Partition, timestamp: int, replica_id: int) -> tuple[
     if timestamp == EARLIEST_TIMESTAMP:
         return log.log_start_offset, -1
     found = log.offset_for_timestamp(timestamp)
+    if found is not None and timestamp == MAX_TIMESTAMP:
+        # The log knows the largest timestamp but answers with the last offset of its batch;
+        # a consumer seeking there would skip the record itself.  The first record that
+        # reaches that timestamp is the answer (at batch precision inside compressed batches).
+        found = log.offset_for_timestamp(found[1])
     if found is None or found[0] >= visible_end:
         return -1, -1
-    offset, record_timestamp = found
-    if timestamp == MAX_TIMESTAMP:
-        return offset, record_timestamp
-    return offset, record_timestamp
+    return found
 
 
 async def handle_list_offsets(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
@@ -126,6 +128,7 @@ async def handle_delete_records(ctx: RequestContext, header: RequestHeader, body
                 else:
                     try:
                         entry["low_watermark"] = partition.log.delete_records(offset)
+                        state.replicas.report_size(partition)
                     except StorageError:
                         entry["error_code"] = ErrorCode.KAFKA_STORAGE_ERROR
             entries.append(entry)

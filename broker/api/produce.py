@@ -94,6 +94,7 @@ def append_partition(
         return _error(index, ErrorCode.KAFKA_STORAGE_ERROR, str(exc)), None, 0
     if not info.duplicate and state.metrics is not None:
         state.metrics.log.appended(topic, info.record_count, info.size)
+        state.replicas.report_size(partition)
     entry = {
         "index": index,
         "error_code": ErrorCode.NONE,

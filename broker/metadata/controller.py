@@ -58,6 +58,12 @@ def validate_topic_name(name: str) -> None:
 
 def validate_configs(defaults: LogConfig, configs: Mapping[str, str | None]) -> dict[str, str]:
     """Topic config overrides, checked against the log config; TopicError(INVALID_CONFIG)."""
+    known = defaults.to_properties()
+    for key in configs:
+        # checked here by exact name: the log config also takes "retention_ms" for
+        # "retention.ms", which would store an override that describes never show
+        if key not in known:
+            raise TopicError(ErrorCode.INVALID_CONFIG, f"unknown topic config {key!r}")
     overrides = {key: value for key, value in configs.items() if value is not None}
     try:
         defaults.with_overrides(overrides)

@@ -82,6 +82,16 @@ class ReplicaManager:
                 self.metrics.partition_closed(*key)
         log.info("deleted topic %s", name)
 
+    def report_size(self, partition: Partition) -> None:
+        """Publish a partition's size on disk after an append or a deletion changed it."""
+        if self.metrics is not None:
+            self.metrics.partition_size(partition.topic, partition.index, partition.log.size)
+
+    def report_sizes(self) -> None:
+        """Publish the size of every hosted partition (after retention deleted segments)."""
+        for partition in self.partitions.values():
+            self.report_size(partition)
+
     def orphaned_logs(self) -> list[tuple[str, int]]:
         """Logs on disk whose topic the metadata store does not know (deleted while down)."""
         return [tp for tp in self.logs.partitions() if tp not in self.partitions]

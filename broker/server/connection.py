@@ -11,7 +11,8 @@ Limits:
   * while the bytes of requests in flight plus responses not yet written exceed
     `max_queued_bytes` (or too many requests are in flight), the read loop stops reading, so a
     pipelining client is slowed by TCP instead of filling memory; one request is always
-    admitted, however large, so progress is guaranteed;
+    admitted, however large, so progress is guaranteed; each request runs to its first wait
+    before the next frame is taken, so an answer ready at once counts before more are read;
   * with nothing in flight and no bytes moving for `idle_timeout` seconds, the connection
     closes.
 
@@ -127,6 +128,7 @@ class Connection:
         self._frames = FrameBuffer(limits.max_frame_size)
         self._turnstile = Turnstile()
         self._next_seq = 0  # given to the next request read
+        self._entered = 0  # requests whose handler has started running
         self._send_seq = 0  # the next response to write
         self._sending = False
         self._ready: dict[int, Sequence[Buffer] | None] = {}
@@ -213,6 +215,11 @@ class Connection:
             self._held[seq] = held
             self._add_queued(held)
             nursery.start_soon(self._run_request, seq, request, held, trio.current_time())
+            # Let the request run to its first wait before taking the next frame: one that
+            # answers at once (a fetch of data already there) has then added its response to
+            # the queued bytes, so small requests already buffered cannot slip past the bound.
+            while self._entered <= seq:
+                await trio.lowlevel.checkpoint()
 
     async def _receive(self) -> bool:
         """Read more bytes into the frame buffer; False once the connection is closing."""
@@ -250,6 +257,7 @@ class Connection:
             self._peak_queued = self._queued
 
     async def _run_request(self, seq: int, request: Any, size: int, received_at: float) -> None:
+        self._entered = seq + 1
         ctx = RequestContext(self.info, self._services, seq, received_at, size, self._turnstile)
         try:
             chunks = await self._dispatcher.handle(ctx, request)

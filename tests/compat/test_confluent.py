@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from harness.broker import BrokerProcess
 
@@ -182,3 +182,13 @@ def test_create_topic_errors(broker: BrokerProcess, topic_name: str):
     with pytest.raises(KafkaException) as info:
         bad["bad/name"].result(timeout=10)
     assert info.value.args[0].code() == KafkaError.TOPIC_EXCEPTION  # Kafka error 17
+
+
+def test_describe_broker_configs(broker: BrokerProcess):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    resource = ConfigResource("broker", "0")
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    assert configs["log.retention.ms"].value == "604800000"
+    assert configs["num.partitions"].value == "1"
+    assert configs["num.partitions"].is_read_only
+    assert not configs["log.retention.ms"].is_read_only  # a dynamic topic default

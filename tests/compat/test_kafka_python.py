@@ -61,3 +61,12 @@ def test_offsets_earliest_latest_and_by_time(broker: BrokerProcess, topic_name: 
     assert found.offset == 30 and found.timestamp == base + 1000 * 30
     assert consumer.offsets_for_times({tp: base + 1000 * 50})[tp] is None
     consumer.close()
+
+
+def test_describe_cluster(broker: BrokerProcess):
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
+    cluster = admin.describe_cluster()
+    admin.close()
+    assert cluster["controller_id"] == 0
+    assert [(b["broker_id"], b["port"]) for b in cluster["brokers"]] == [(0, broker.port)]
+    assert cluster["cluster_id"]
