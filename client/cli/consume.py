@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from client.cli.options import POSITION, Position, client_options, connection_options
+from client.cli.options import POSITION, Position, client_options, connection_options, non_empty
 from client.cli.render import Stream, data_command, record_line
 from client.sync import Consumer
 
@@ -120,6 +120,7 @@ def _chunks(consumer: Any, reader: Reader, fmt: str, separator: bytes) -> Iterat
               show_default=True,
               help="value; kv (key, separator, value); json (one object per record).")
 @click.option("--key-separator", default="\t", show_default="tab", metavar="SEP",
+              callback=non_empty,
               help="What separates key and value in --format kv.")
 @connection_options
 def consume(

@@ -22,7 +22,7 @@ import click
 
 from client.admin import GroupDescription, GroupMember, ListedOffset, OffsetSpec
 from client.cli.options import POSITION, Position, client_options, connection_options
-from client.cli.render import Section, data_command
+from client.cli.render import Section, data_command, fail
 from client.errors import error_for
 from client.protocol import ErrorCode
 from client.sync import Admin
@@ -179,7 +179,7 @@ def reset_offsets(
     with _admin(bootstrap, timeout) as admin:
         state = _describe(admin, group_id).state
         if state not in INACTIVE_STATES:
-            raise click.ClickException(
+            fail(
                 f"group {group_id} is {state}: offsets can only be reset while it has no "
                 "active members (stop its consumers first)"
             )

@@ -61,6 +61,13 @@ def parse_pairs(values: Iterable[str], option: str) -> dict[str, str]:
     return pairs
 
 
+def non_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Click callback refusing an empty string (e.g. a separator)."""
+    if value == "":
+        raise click.BadParameter("must not be empty")
+    return value
+
+
 class Position(NamedTuple):
     """Where to start: ``kind`` is "earliest", "latest", "offset" or "timestamp"."""
 

@@ -8,12 +8,13 @@
 
 Each input line (without its line ending) is one record's value, or ``KEY<sep>VALUE`` with
 ``--key-separator`` (split at the first separator). ``--generate N --size BYTES`` sends N
-records of BYTES random bytes each, with a progress bar, and prints the throughput.
+records of BYTES random letters and digits each, with a progress bar, and prints the throughput.
 """
 
 from __future__ import annotations
 
-import os
+import random
+import string
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
@@ -21,7 +22,7 @@ from typing import IO, Any
 import click
 
 from client.accumulator import RecordFuture
-from client.cli.options import client_options, connection_options, parse_pairs
+from client.cli.options import client_options, connection_options, non_empty, parse_pairs
 from client.cli.render import data_command, progress, rate_line
 from client.sync import Producer
 
@@ -75,7 +76,7 @@ def _split(lines: Iterable[bytes], separator: bytes | None) -> Iterator[tuple[by
 
 @data_command(None, "produce")
 @click.argument("topic")
-@click.option("--key-separator", default=None, metavar="SEP",
+@click.option("--key-separator", default=None, metavar="SEP", callback=non_empty,
               help="Split each line at the first SEP into key and value.")
 @click.option("--partition", type=click.IntRange(min=0), default=None,
               help="Send every record to this partition (default: by key, or spread).")
@@ -145,7 +146,7 @@ def _send_generated(
     headers: list[tuple[str, bytes]],
     tracker: DeliveryTracker,
 ) -> tuple[int, int]:
-    value = os.urandom(size)
+    value = "".join(random.choices(string.ascii_letters + string.digits, k=size)).encode()
     send_options = {"headers": headers or None, "partition": partition}
     sent = 0
     with progress(count, f"producing to {topic}") as advance:
