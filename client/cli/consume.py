@@ -24,7 +24,7 @@ import click
 
 from client.cli.options import POSITION, Position, client_options, connection_options, non_empty
 from client.cli.render import Stream, data_command, record_line
-from client.sync import Consumer
+from client.sync import Admin, Consumer
 
 POLL_TIMEOUT_MS = 500
 FORMATS = ("value", "kv", "json")
@@ -66,13 +66,17 @@ class Reader:
         self.follow = follow
         self.ends = ends
         self.commit = commit
+        self._done: set[tuple[str, int]] = set()  # positions only move forward
 
     def _caught_up(self) -> bool:
-        # TopicPartition is a named tuple: it finds the (topic, partition) keys of `ends`
         assigned = self.consumer.assignment()
         if not assigned:
             return False
-        return all(self.consumer.position(tp) >= self.ends.get(tp, 0) for tp in assigned)
+        for tp in assigned:
+            # TopicPartition is a named tuple: it finds the (topic, partition) keys of `ends`
+            if tp not in self._done and self.consumer.position(tp) >= self.ends.get(tp, 0):
+                self._done.add(tp)
+        return all(tp in self._done for tp in assigned)
 
     def batches(self) -> Iterator[list[Any]]:
         """Lists of records, as they are polled."""
@@ -83,20 +87,11 @@ class Reader:
             if not records:
                 continue
             if self.remaining is not None:
-                records = records[: self.remaining]
                 self.remaining -= len(records)
             yield records
             if self.commit:
-                self.consumer.commit({
-                    (r.topic, r.partition): r.offset + 1 for r in _last_per_partition(records)
-                })
-
-
-def _last_per_partition(records: list[Any]) -> list[Any]:
-    last: dict[tuple[str, int], Any] = {}
-    for record in records:
-        last[(record.topic, record.partition)] = record
-    return list(last.values())
+                # records of a partition come in offset order: the last one wins
+                self.consumer.commit({(r.topic, r.partition): r.offset + 1 for r in records})
 
 
 def _chunks(consumer: Any, reader: Reader, fmt: str, separator: bytes) -> Iterator[bytes]:
@@ -140,6 +135,7 @@ def consume(
     options: dict[str, Any] = {
         **client_options(bootstrap, timeout),
         "enable_auto_commit": False,
+        "allow_auto_create_topics": False,
     }
     if group is not None:
         if start.kind not in ("earliest", "latest"):
@@ -150,13 +146,15 @@ def consume(
         if partition is not None:
             raise click.UsageError("--partition and --group cannot be combined")
         options.update(group_id=group, auto_offset_reset=start.kind)
+    # asked first, so that a topic that does not exist fails at once instead of being waited for
+    with Admin(**client_options(bootstrap, timeout)) as admin:
+        partitions = [p.partition for p in admin.describe_topics([topic])[topic].partitions]
+    if partition is not None:
+        if partition not in partitions:
+            raise click.UsageError(f"topic {topic} has no partition {partition}")
+        partitions = [partition]
     consumer = Consumer(**options)
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic))
-        if partition is not None:
-            if partition not in partitions:
-                raise click.UsageError(f"topic {topic} has no partition {partition}")
-            partitions = [partition]
         tps = [(topic, p) for p in partitions]
         ends = dict(consumer.end_offsets(tps))
         if group is None:

@@ -106,7 +106,7 @@ def describe(group_id: str, bootstrap: str, timeout: float) -> list[Section]:
                 "partitions": [f"{t}-{p}" for t, p in tps],
             })
         partitions = sorted(set(committed) | set(owners))
-        ends = admin.list_offsets({tp: OffsetSpec.LATEST for tp in partitions}) if partitions else {}
+        ends = admin.list_offsets({tp: OffsetSpec.LATEST for tp in partitions})
     rows = []
     for tp in partitions:
         owner = owners.get(tp)

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 import click
 from rich.console import Console
@@ -35,6 +35,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from client.errors import KafkaError
 
@@ -72,23 +73,33 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _table(data: Any, title: str | None) -> Table | None:
+def _text_cell(value: Any) -> Text:
+    # names and values come from users and brokers: never read as markup
+    return Text(_cell(value))
+
+
+def _line(console: Console, text: str, style: str | None = None) -> None:
+    # titles hold user-chosen names: never wrapped, never read as markup
+    console.print(text, style=style, highlight=False, markup=False, soft_wrap=True)
+
+
+def _table(data: Any) -> Table | None:
     if isinstance(data, Mapping):
-        table = Table(title=title, show_header=False, box=None, title_justify="left")
+        table = Table(show_header=False, box=None)
         table.add_column(style="bold")
         table.add_column()
         for key, value in data.items():
-            table.add_row(str(key), _cell(value))
+            table.add_row(Text(str(key)), _text_cell(value))
         return table
     if _is_rows(data) and data:
-        table = Table(title=title, title_justify="left")
+        table = Table()
         columns: list[str] = []
         for row in data:
             columns.extend(k for k in row if k not in columns)
         for column in columns:
-            table.add_column(column)
+            table.add_column(Text(column))
         for row in data:
-            table.add_row(*(_cell(row.get(c)) for c in columns))
+            table.add_row(*(_text_cell(row.get(c)) for c in columns))
         return table
     return None
 
@@ -112,20 +123,18 @@ def render(data: Any, console: Console | None = None) -> None:
         for index, section in enumerate(sections):
             if index:
                 console.print()
-            table = _table(section.data, section.title)
+            table = _table(section.data)
             if table is None:
-                console.print(f"{section.title}: {_cell(section.data) or '(none)'}",
-                              highlight=False, markup=False)
+                _line(console, f"{section.title}: {_cell(section.data) or '(none)'}")
             else:
+                _line(console, section.title, style="bold")
                 console.print(table)
         return
-    table = _table(data, None)
+    table = _table(data)
     if table is not None:
         console.print(table)
-    elif _is_rows(data):
-        console.print("(none)", highlight=False, markup=False)
     else:
-        console.print(str(data), highlight=False, markup=False)
+        _line(console, "(none)" if _is_rows(data) else str(data))
 
 
 def _text(data: bytes | None) -> str | None:
@@ -162,7 +171,7 @@ def error_line(exc: KafkaError) -> str:
     return f"rillet: {exc.name}: {exc.message}" if exc.message else f"rillet: {exc.name}"
 
 
-def fail(message: str, code: int = EXIT_KAFKA_ERROR) -> None:
+def fail(message: str, code: int = EXIT_KAFKA_ERROR) -> NoReturn:
     """Print ``rillet: message`` on stderr and exit with ``code``."""
     click.echo(f"rillet: {message}", err=True)
     sys.exit(code)
