@@ -54,7 +54,8 @@ def one_error_line(result: subprocess.CompletedProcess[bytes]) -> str:
 
 
 def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().strip("│┃").split("│" if "│" in line else "┃")]
+    bar = "│" if "│" in line else "┃"
+    return [cell.strip() for cell in line.strip().strip(bar).split(bar)]
 
 
 def table_rows(text: str, title: str | None = None) -> list[dict[str, str]]:
