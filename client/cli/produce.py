@@ -114,6 +114,8 @@ def produce(
     options["delivery_timeout_ms"] = max(DELIVERY_TIMEOUT_MS, options["request_timeout_ms"] * 2)
     tracker = DeliveryTracker()
     with Producer(**options) as producer:
+        if partition is not None and partition not in producer.partitions_for(topic):
+            raise click.UsageError(f"topic {topic} has no partition {partition}")
         started = time.monotonic()
         if generate is not None:
             sent, sent_bytes = _send_generated(
