@@ -89,12 +89,14 @@ def test_keys_values_and_headers_in_each_format(broker: BrokerProcess, topic_nam
     assert ok(rillet(broker, "consume", topic_name, "--partition", "0")) == ""
 
 
-def test_a_line_without_the_separator_is_a_usage_error(
+def test_bad_input_is_a_usage_error(
     broker: BrokerProcess, topic_name: str
 ) -> None:
     _create(broker, topic_name)
     result = rillet(broker, "produce", topic_name, "--key-separator", ":", stdin=b"a:1\nno\n")
     assert result.returncode == 2 and b"line 2 has no key separator" in result.stderr
+    result = rillet(broker, "produce", topic_name, "--partition", "1", stdin=b"a\n")
+    assert result.returncode == 2 and b"has no partition 1" in result.stderr
 
 
 def test_generated_load(broker: BrokerProcess, topic_name: str) -> None:
