@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 
-from harness.broker import ROOT, BrokerProcess
-from integration.cli_runner import ENV, ok, one_error_line, rillet, table_rows
 from confluent_kafka import Consumer as KafkaConsumer
 from confluent_kafka import TopicPartition
 
+from client.admin import OffsetSpec
 from client.sync import Admin, Producer
+
+from harness.broker import ROOT, BrokerProcess
+from integration.cli_runner import ENV, ok, one_error_line, rillet, table_rows
 
 # record timestamps the tests choose: recent, so that retention by time leaves them alone
 BASE_MS = int(time.time() * 1000) - 3_600_000
@@ -107,8 +109,9 @@ def test_generated_load(broker: BrokerProcess, topic_name: str) -> None:
     assert re.fullmatch(r"3000 records, 0\.19 MB in [\d.]+ s: [\d,]+ records/s, [\d.]+ MB/s\n",
                         out), out
     assert "3000/3000" in result.stderr.decode()
-    rows = table_rows(ok(rillet(broker, "topic", "describe", topic_name)), "Partitions")
-    assert sum(int(row["latest offset"]) for row in rows) == 3000
+    with Admin(broker.bootstrap) as admin:
+        ends = admin.list_offsets({(topic_name, p): OffsetSpec.LATEST for p in range(3)})
+    assert sum(end.offset for end in ends.values()) == 3000
     values = ok(rillet(broker, "consume", topic_name)).splitlines()
     assert len(values) == 3000
     assert all(re.fullmatch(r"[A-Za-z0-9]{64}", v) for v in values)
