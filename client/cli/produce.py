@@ -24,6 +24,7 @@ import click
 from client.accumulator import RecordFuture
 from client.cli.options import client_options, connection_options, non_empty, parse_pairs
 from client.cli.render import data_command, progress, rate_line
+from client.errors import KafkaError
 from client.sync import Producer
 
 PROGRESS_STEP = 1000
@@ -31,27 +32,30 @@ DELIVERY_TIMEOUT_MS = 120_000
 
 
 class DeliveryTracker:
-    """Counts delivered and failed records from their futures' callbacks; keeps the first
-    error so the command can report it."""
+    """Notes failed deliveries from the records' future callbacks, so that the command can
+    report the first error and how many records were not delivered."""
 
     def __init__(self) -> None:
-        self.delivered = 0
         self.failed = 0
         self.first_error: BaseException | None = None
 
     def __call__(self, future: RecordFuture) -> None:
         error = future.exception()
-        if error is None:
-            self.delivered += 1
-            return
-        self.failed += 1
-        if self.first_error is None:
-            self.first_error = error
+        if error is not None:
+            self.failed += 1
+            if self.first_error is None:
+                self.first_error = error
 
     def check(self) -> None:
         """Raise the first delivery error, if any record failed."""
-        if self.first_error is not None:
-            raise self.first_error
+        error = self.first_error
+        if error is None:
+            return
+        if isinstance(error, KafkaError) and self.failed > 1:
+            raise type(error)(
+                f"{error.message or error.name} ({self.failed} records not delivered)"
+            ) from error
+        raise error
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
@@ -118,24 +122,21 @@ def produce(
             raise click.UsageError(f"topic {topic} has no partition {partition}")
         started = time.monotonic()
         if generate is not None:
-            sent, sent_bytes = _send_generated(
-                producer, topic, generate, size, partition, header_list, tracker
-            )
+            sent = _send_generated(producer, topic, generate, size, partition, header_list, tracker)
         else:
             separator = key_separator.encode() if key_separator is not None else None
             stdin = click.get_binary_stream("stdin")
-            sent = sent_bytes = 0
+            sent = 0
             for key, value in _split(_lines(stdin), separator):
                 future = producer.send(topic, value, key=key, headers=header_list or None,
                                        partition=partition)
                 future.add_done_callback(tracker)
                 sent += 1
-                sent_bytes += len(value) + (len(key) if key else 0)
         producer.flush()
         elapsed = time.monotonic() - started
     tracker.check()
     if generate is not None:
-        return rate_line(sent, sent_bytes, elapsed)
+        return rate_line(sent, sent * size, elapsed)
     return f"sent {sent} record{'s' if sent != 1 else ''} to {topic}"
 
 
@@ -147,7 +148,9 @@ def _send_generated(
     partition: int | None,
     headers: list[tuple[str, bytes]],
     tracker: DeliveryTracker,
-) -> tuple[int, int]:
+) -> int:
+    """Send ``count`` records of ``size`` bytes (fewer once a delivery failed); the number
+    sent."""
     value = "".join(random.choices(string.ascii_letters + string.digits, k=size)).encode()
     send_options = {"headers": headers or None, "partition": partition}
     sent = 0
@@ -158,4 +161,4 @@ def _send_generated(
                 producer.send(topic, value, **send_options).add_done_callback(tracker)
             sent += step
             advance(step)
-    return sent, sent * size
+    return sent
