@@ -101,6 +101,18 @@ def test_bad_input_is_a_usage_error(
     assert result.returncode == 2 and b"has no partition 1" in result.stderr
 
 
+def test_a_delivery_the_broker_refuses_is_one_error_line(
+    broker: BrokerProcess, topic_name: str
+) -> None:
+    with Admin(broker.bootstrap) as admin:
+        admin.create_topic(topic_name, configs={"max.message.bytes": "300"})
+    result = rillet(broker, "produce", topic_name, "--generate", "5", "--size", "500")
+    assert result.returncode == 1
+    last = result.stderr.decode().strip().splitlines()[-1]  # after the progress bar
+    assert last.startswith("rillet: MESSAGE_TOO_LARGE: ") and "5 records not delivered" in last
+    assert b"Traceback" not in result.stderr
+
+
 def test_generated_load(broker: BrokerProcess, topic_name: str) -> None:
     _create(broker, topic_name, partitions=3)
     result = rillet(broker, "produce", topic_name, "--generate", "3000", "--size", "64",
