@@ -1,4 +1,4 @@
-"""Rillet's native core: CRC-32C, record batch scanning, offset assignment, index search, record encoding.
+"""Rillet's native core: CRC-32C, batch scanning, offset assignment, index search, record codec.
 
 The C sources in ``native/src`` are compiled at install time through cffi
 (API mode, see ``native/ffi_build.py``) into ``native._rillet``.  Each public
@@ -11,7 +11,14 @@ extension is missing, the pure-Python twins in ``native.twins`` stand in
 from __future__ import annotations
 
 from native import twins
-from native.results import BatchInfo, NativeError, ScanError, ScanResult
+from native.results import (
+    BatchInfo,
+    DecodedRecords,
+    NativeError,
+    RecordDecodeError,
+    ScanError,
+    ScanResult,
+)
 
 try:
     from native import _rillet  # type: ignore[attr-defined]
@@ -25,15 +32,19 @@ __all__ = [
     "COMPILED",
     "HARDWARE_CRC",
     "BatchInfo",
+    "DecodedRecords",
     "NativeError",
+    "RecordDecodeError",
     "ScanError",
     "ScanResult",
     "assign_offsets",
     "crc32c",
+    "decode_records",
     "encode_records",
     "offset_index_lookup",
     "require_compiled",
     "scan_batches",
+    "slices_format",
     "time_index_lookup",
     "twins",
 ]
@@ -56,6 +67,8 @@ assign_offsets = twins.assign_offsets
 offset_index_lookup = twins.offset_index_lookup
 time_index_lookup = twins.time_index_lookup
 encode_records = twins.encode_records
+decode_records = twins.decode_records
+slices_format = twins.slices_format
 HARDWARE_CRC = False
 
 if _rillet is not None:
@@ -68,3 +81,5 @@ if _rillet is not None:
     offset_index_lookup = getattr(_compiled, "offset_index_lookup", offset_index_lookup)
     time_index_lookup = getattr(_compiled, "time_index_lookup", time_index_lookup)
     encode_records = getattr(_compiled, "encode_records", encode_records)
+    decode_records = getattr(_compiled, "decode_records", decode_records)
+    slices_format = getattr(_compiled, "slices_format", slices_format)

@@ -16,7 +16,18 @@ from itertools import repeat
 from operator import is_not, length_hint
 
 from native._rillet import ffi, lib  # type: ignore[import-not-found]
-from native.results import HEADER_SIZE, REASONS, BatchInfo, NativeError, ScanError, ScanResult
+from native.results import (
+    DECODE_REASONS,
+    HEADER_SIZE,
+    MIN_RECORD_SIZE,
+    REASONS,
+    BatchInfo,
+    DecodedRecords,
+    NativeError,
+    RecordDecodeError,
+    ScanError,
+    ScanResult,
+)
 from native.twins import INT32_MAX, INT64_MAX, INT64_MIN, check_int
 
 lib.rl_crc32c_init()  # already run at load on GCC/Clang; cheap and idempotent
@@ -24,6 +35,7 @@ HARDWARE_CRC = bool(lib.rl_crc32c_hw())
 
 _from_buffer = ffi.from_buffer
 _buffer = ffi.buffer
+_unpack = ffi.unpack
 _new = ffi.new
 # Output buffers are written in full by C before they are read: skip the zeroing.
 _new_raw = ffi.new_allocator(should_clear_after_alloc=False)
@@ -340,3 +352,110 @@ def _encode_chunk(
     if code == lib.RL_ENCODE_TOO_LONG:
         raise NativeError("record longer than 2**31 - 1 bytes")
     raise NativeError(f"record encoder failed (code {code})")
+
+
+_DECODE_COLUMNS = 7  # offset delta, timestamp delta, key start/length, value start/length, headers
+_DECODE_KEEP = 1 << 20  # scratch slots kept per thread between calls; larger ones are freed
+
+
+def _scratch_of(name: str, ctype: str, size: int) -> object:
+    """A per-thread C array of at least ``size`` items, reused from call to call."""
+    slots = getattr(_local, name, None)
+    if slots is not None and len(slots) >= size:
+        return slots
+    slots = _new_raw(ctype, max(size, 4096))
+    if size <= _DECODE_KEEP:
+        setattr(_local, name, slots)
+    return slots
+
+
+def _int64_array(slots: object, count: int) -> array:
+    column = array("q")
+    column.frombytes(_buffer(slots, 8 * count))
+    return column
+
+
+def decode_records(
+    buf: bytes | bytearray | memoryview, count: int, base_offset: int = 0, base_timestamp: int = 0
+) -> DecodedRecords:
+    """Parse ``count`` records that must fill the uncompressed records section ``buf``.
+
+    Returns the records as parallel columns (int64 arrays) of numbers and
+    positions, see ``DecodedRecords``; nothing is copied from ``buf``.  The
+    bases are added to the offset and timestamp deltas (summing in C spares
+    the caller an integer object per record).  Raises RecordDecodeError (a
+    NativeError) naming the record, the byte where the failing field starts
+    and the reason (one of ``DECODE_REASONS``).
+    """
+    view = _bytes_arg(buf)
+    size = len(view)
+    if type(count) is not int or not 0 <= count <= INT64_MAX:
+        check_int("count", count, 0, INT64_MAX)
+    if type(base_offset) is not int or not INT64_MIN <= base_offset <= INT64_MAX:
+        check_int("base_offset", base_offset, INT64_MIN, INT64_MAX)
+    if type(base_timestamp) is not int or not INT64_MIN <= base_timestamp <= INT64_MAX:
+        check_int("base_timestamp", base_timestamp, INT64_MIN, INT64_MAX)
+    # A record takes MIN_RECORD_SIZE bytes at least, so decoding fails before
+    # it needs more slots than that, however large a count the batch claims.
+    stride = min(count, size // MIN_RECORD_SIZE + 1)
+    columns = _scratch_of("columns", "int64_t[]", _DECODE_COLUMNS * stride)
+    headers = _scratch_of("headers", "int64_t[]", 0)
+    state = getattr(_local, "decode_state", None)
+    if state is None:
+        state = _local.decode_state = _new("rl_decode_state *")
+    args = (view, size, count, base_offset, base_timestamp, columns, stride)
+    code = lib.rl_decode_records(*args, headers, len(headers) >> 2, state)
+    if code == lib.RL_DECODE_NO_ROOM:  # more headers than the scratch array holds
+        headers = _scratch_of("headers", "int64_t[]", 4 * state.headers)
+        code = lib.rl_decode_records(*args, headers, len(headers) >> 2, state)
+    if code:
+        raise RecordDecodeError(state.record, state.error_pos, DECODE_REASONS[code - 1])
+    return _tuple_new(
+        DecodedRecords,
+        (
+            *[_int64_array(columns + c * count, count) for c in range(_DECODE_COLUMNS)],
+            _int64_array(headers, 4 * state.headers),
+        ),
+    )
+
+
+def _int64_arg(name: str, items: object) -> object:
+    """A cffi view of an int64 array (no copy), or of a copy of a sequence of ints."""
+    if type(items) is array and items.typecode == "q":
+        return _from_buffer("int64_t[]", items)
+    try:
+        return _from_buffer("int64_t[]", array("q", items))  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise TypeError(f"{name} must be a sequence of ints: {exc}") from None
+    except OverflowError:
+        raise ValueError(f"{name} holds an int outside the signed 64-bit range") from None
+
+
+def slices_format(
+    a_starts: Sequence[int], a_lengths: Sequence[int], b_starts: Sequence[int],
+    b_lengths: Sequence[int],
+) -> bytes:
+    """A ``struct`` format whose ``unpack_from(buf)`` gives a[0], b[0], a[1], b[1], ... as bytes.
+
+    Slice i of a is ``buf[a_starts[i] : a_starts[i] + a_lengths[i]]``, and the
+    same for b; a length of -1 (null) gives empty bytes.  The slices must be in
+    ascending, non-overlapping order (as keys and values of decoded records
+    are), else NativeError.  Unpacking creates every bytes object in one call,
+    with no integer or slice object per item.
+    """
+    columns = [
+        _int64_arg(name, items)
+        for name, items in (
+            ("a_starts", a_starts), ("a_lengths", a_lengths),
+            ("b_starts", b_starts), ("b_lengths", b_lengths),
+        )
+    ]
+    n = len(columns[0])
+    if any(len(column) != n for column in columns):
+        raise ValueError("slices_format needs four columns of the same length")
+    cap = 1 + 84 * n
+    out = _scratch_of("format", "char[]", cap)
+    written = lib.rl_slices_format(*columns, n, out, len(out))
+    if written < 0:
+        raise NativeError("slices are not in ascending, non-overlapping order")
+    return _buffer(out, written)[:]

@@ -69,6 +69,33 @@ int64_t rl_encode_records(uint8_t *out, size_t out_cap, size_t n, const uint8_t 
                           size_t keys_len, const int32_t *key_lens, const int64_t *timestamp_deltas,
                           const uint8_t *headers, size_t headers_len, const int32_t *header_lens,
                           int32_t offset_delta_start);
+
+enum {
+    RL_DECODE_OK = 0,
+    RL_DECODE_TRUNCATED = 1,
+    RL_DECODE_BAD_VARINT = 2,
+    RL_DECODE_NEGATIVE_LENGTH = 3,
+    RL_DECODE_PAST_RECORD = 4,
+    RL_DECODE_SHORT_FIELDS = 5,
+    RL_DECODE_TRAILING = 6,
+    RL_DECODE_OUT_OF_RANGE = 7,
+    RL_DECODE_NO_ROOM = 8,
+};
+typedef struct {
+    int64_t error_pos;
+    int64_t record;
+    int64_t headers;
+    int32_t reason;
+} rl_decode_state;
+int rl_decode_records(const uint8_t *buf, size_t len, size_t count, int64_t base_offset,
+                      int64_t base_timestamp, int64_t *columns, size_t stride, int64_t *headers,
+                      size_t headers_cap, rl_decode_state *state);
+enum {
+    RL_FORMAT_BAD_SLICES = -1,
+    RL_FORMAT_NO_ROOM = -2,
+};
+int64_t rl_slices_format(const int64_t *a_starts, const int64_t *a_lens, const int64_t *b_starts,
+                         const int64_t *b_lens, size_t n, char *out, size_t out_cap);
 """
 
 ffibuilder = cffi.FFI()

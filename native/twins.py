@@ -9,6 +9,7 @@ walks its input one field at a time, straight from the layouts documented in
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Sequence
 
 from native.results import (
@@ -22,8 +23,11 @@ from native.results import (
     MAGIC_OFFSET,
     MIN_BATCH_LENGTH,
     RECORD_COUNT_OFFSET,
+    DECODE_REASONS,
     BatchInfo,
+    DecodedRecords,
     NativeError,
+    RecordDecodeError,
     ScanError,
     ScanResult,
 )
@@ -348,3 +352,149 @@ def encode_records(
         _varint(len(body), out)
         out += body
     return bytes(out)
+
+
+class _Reader:
+    """A cursor over a records section; ``fail`` raises at the field being read."""
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view
+        self.pos = 0
+        self.field = 0  # start of the field being read
+        self.record = 0
+
+    def fail(self, reason: str) -> RecordDecodeError:
+        assert reason in DECODE_REASONS
+        return RecordDecodeError(self.record, self.field, reason)
+
+    def varint(self, end: int, max_bytes: int, past: str = "past_record_end") -> int:
+        """The zigzag varint at the cursor, at most ``max_bytes`` long, within ``end``."""
+        self.field = self.pos
+        raw = 0
+        for i in range(max_bytes):
+            if self.pos >= end:
+                raise self.fail(past)
+            byte = self.view[self.pos]
+            self.pos += 1
+            raw |= (byte & 0x7F) << (7 * i)
+            if byte < 0x80:
+                if raw >> (32 if max_bytes == 5 else 64):
+                    raise self.fail("bad_varint")
+                return (raw >> 1) ^ -(raw & 1)
+        raise self.fail("bad_varint")
+
+    def length(self, end: int, nullable: bool) -> int:
+        """A length varint whose bytes must follow within ``end``; -1 (null) if ``nullable``."""
+        size = self.varint(end, 5)
+        if size < (-1 if nullable else 0):
+            raise self.fail("negative_length")
+        if size > end - self.pos:
+            raise self.fail("past_record_end")
+        return size
+
+
+def decode_records(
+    buf: bytes | bytearray | memoryview, count: int, base_offset: int = 0, base_timestamp: int = 0
+) -> DecodedRecords:
+    """Parse ``count`` records that must fill the uncompressed records section ``buf``.
+
+    Returns the records as parallel columns (int64 arrays) of numbers and
+    positions, see ``DecodedRecords``; nothing is copied from ``buf``.  The
+    bases are added to the offset and timestamp deltas (summing in C spares
+    the caller an integer object per record).  Raises RecordDecodeError (a
+    NativeError) naming the record, the byte where the failing field starts
+    and the reason (one of ``DECODE_REASONS``).
+    """
+    view = byte_view(buf)
+    check_int("count", count, 0, INT64_MAX)
+    check_int("base_offset", base_offset, INT64_MIN, INT64_MAX)
+    check_int("base_timestamp", base_timestamp, INT64_MIN, INT64_MAX)
+    out = DecodedRecords(*(array("q") for _ in DecodedRecords._fields))
+    reader = _Reader(view)
+    end_of_buffer = len(view)
+    for index in range(count):
+        reader.record = index
+        length = reader.varint(end_of_buffer, 5, past="truncated")
+        if length < 0:
+            raise reader.fail("negative_length")
+        if length > end_of_buffer - reader.pos:
+            raise reader.fail("truncated")
+        end = reader.pos + length
+
+        reader.field = reader.pos
+        if reader.pos >= end:
+            raise reader.fail("past_record_end")
+        reader.pos += 1  # attributes
+        for column, base, max_bytes in ((out.timestamps, base_timestamp, 10),
+                                        (out.offsets, base_offset, 5)):
+            value = base + reader.varint(end, max_bytes)
+            if not INT64_MIN <= value <= INT64_MAX:
+                raise reader.fail("out_of_range")
+            column.append(value)
+        for starts, lengths in ((out.key_starts, out.key_lengths),
+                                (out.value_starts, out.value_lengths)):
+            size = reader.length(end, nullable=True)
+            starts.append(reader.pos)
+            lengths.append(size)
+            reader.pos += max(size, 0)
+
+        n_headers = reader.varint(end, 5)
+        if n_headers < 0:
+            raise reader.fail("negative_length")
+        out.header_counts.append(n_headers)
+        for _ in range(n_headers):
+            size = reader.length(end, nullable=False)
+            out.headers.extend((reader.pos, size))
+            reader.pos += size
+            size = reader.length(end, nullable=True)
+            out.headers.extend((reader.pos, size))
+            reader.pos += max(size, 0)
+
+        reader.field = reader.pos
+        if reader.pos != end:
+            raise reader.fail("record_length_mismatch")
+    reader.record = count
+    reader.field = reader.pos
+    if reader.pos != end_of_buffer:
+        raise reader.fail("trailing_bytes")
+    return out
+
+
+def slices_format(
+    a_starts: Sequence[int], a_lengths: Sequence[int], b_starts: Sequence[int],
+    b_lengths: Sequence[int],
+) -> bytes:
+    """A ``struct`` format whose ``unpack_from(buf)`` gives a[0], b[0], a[1], b[1], ... as bytes.
+
+    Slice i of a is ``buf[a_starts[i] : a_starts[i] + a_lengths[i]]``, and the
+    same for b; a length of -1 (null) gives empty bytes.  The slices must be in
+    ascending, non-overlapping order (as keys and values of decoded records
+    are), else NativeError.  Unpacking creates every bytes object in one call,
+    with no integer or slice object per item.
+    """
+    columns = []
+    for name, items in (
+        ("a_starts", a_starts), ("a_lengths", a_lengths),
+        ("b_starts", b_starts), ("b_lengths", b_lengths),
+    ):
+        column = list(items)
+        for item in column:
+            if not isinstance(item, int):
+                raise TypeError(f"{name} must be a sequence of ints, got {type(item).__name__}")
+            if not INT64_MIN <= item <= INT64_MAX:
+                raise ValueError(f"{name} holds an int outside the signed 64-bit range")
+        columns.append(column)
+    if len({len(column) for column in columns}) != 1:
+        raise ValueError("slices_format needs four columns of the same length")
+    parts = ["<"]
+    pos = 0
+    for a_start, a_length, b_start, b_length in zip(*columns):
+        for start, length in ((a_start, a_length), (b_start, b_length)):
+            if length < -1 or start < pos or max(length, 0) > INT64_MAX - start:
+                raise NativeError("slices are not in ascending, non-overlapping order")
+            length = max(length, 0)
+            if start > pos:
+                parts.append(f"{start - pos}x")
+            parts.append(f"{length}s")
+            pos = start + length
+    return "".join(parts).encode("ascii")

@@ -4,20 +4,23 @@ This is the consumer's hot path. When a Fetch response arrives, :class:`FetchedP
 only scans the batch headers (in C: lengths, magic, CRC), which tells the fetcher where the
 next fetch starts. Records are decoded when ``poll`` asks for them, one batch at a time, so
 the memory the prefetch buffer holds is bounded by the bytes fetched, however well they were
-compressed. Each batch's record tuples become :class:`ConsumerRecord` s in one comprehension,
-with no other per-record work unless the application set deserializers. Control batches
-(transaction markers) never reach the application; under ``read_committed`` neither do
-batches of aborted transactions.
+compressed. Each batch decodes into columns (offsets, timestamps, keys, values, headers),
+zipped into :class:`ConsumerRecord` s in one C-level pass: no Python code runs per record
+unless the application set deserializers. Control batches (transaction markers) never
+reach the application; under ``read_committed`` neither do batches of aborted transactions.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from itertools import compress, repeat
+from operator import ge
 from typing import Any, NamedTuple
 
 import native
-from client.records import RecordBatch, RecordsError, TimestampType, decode_batches
+from client.records import RecordsError, TimestampType
+from client.records.batch import CONTROL_BIT, TRANSACTIONAL_BIT, decode_batch_columns
 
 __all__ = ["ConsumerRecord", "FetchedPartition"]
 
@@ -50,10 +53,10 @@ class ConsumerRecord(NamedTuple):
     leader_epoch: int
 
 
-def _is_abort_marker(batch: RecordBatch) -> bool:
-    if not batch.records:
+def _is_abort_marker(keys: Sequence[bytes | None]) -> bool:
+    if not keys:
         return False
-    key = batch.records[0].key
+    key = keys[0]
     if key is None or len(key) < _CONTROL_KEY.size:
         return False
     return _CONTROL_KEY.unpack_from(key)[1] == _ABORT_MARKER
@@ -166,46 +169,49 @@ class FetchedPartition:
 
     def _decode_next(self) -> list[ConsumerRecord]:
         info = self._batches[self._batch]
-        (batch,) = decode_batches(self._view[info.position : info.position + info.size])
+        try:
+            # scanned (CRC included) on arrival: only the records are left to decode
+            columns = decode_batch_columns(self._view, info)
+        except RecordsError as exc:
+            raise RecordsError(f"batch {self._batch} at byte {info.position}: {exc}") from None
         self._batch += 1
-        self._batch_end = batch.next_offset
-        self._batch_epoch = batch.partition_leader_epoch
+        self._batch_end = info.last_offset + 1
+        self._batch_epoch = info.partition_leader_epoch
+        attributes = info.attributes
         if self._read_committed:
             pending = self._pending_aborts
-            while pending and pending[0][0] <= batch.last_offset:
+            while pending and pending[0][0] <= info.last_offset:
                 self._aborting.add(pending.pop(0)[1])
-            if batch.is_control:
-                if batch.producer_id in self._aborting and _is_abort_marker(batch):
-                    self._aborting.discard(batch.producer_id)
+            if attributes & CONTROL_BIT:
+                if info.producer_id in self._aborting and _is_abort_marker(columns.keys):
+                    self._aborting.discard(info.producer_id)
                 return []
-            if batch.is_transactional and batch.producer_id in self._aborting:
+            if attributes & TRANSACTIONAL_BIT and info.producer_id in self._aborting:
                 return []
-        elif batch.is_control:
+        elif attributes & CONTROL_BIT:
             return []
-        records = batch.records
+        offsets, timestamps, keys, values, headers = columns
         start = self.position
-        if batch.base_offset < start:
-            records = [r for r in records if r[0] >= start]
-        topic = self.topic
-        partition = self.partition
-        ts_type = _LOG_APPEND_TIME if batch.attributes & _TIMESTAMP_TYPE_BIT else _CREATE_TIME
-        epoch = batch.partition_leader_epoch
+        if info.base_offset < start:
+            keep = list(map(ge, offsets, repeat(start)))
+            offsets, timestamps, keys, values, headers = (
+                list(compress(column, keep)) for column in columns
+            )
         kd = self._key_deserializer
         vd = self._value_deserializer
-        if kd is None and vd is None:
-            return [
-                _tuple_new(ConsumerRecord, (topic, partition, o, t, ts_type, k, v, h, epoch))
-                for o, t, k, v, h in records
-            ]
-        kd = kd or _identity
-        vd = vd or _identity
-        return [
-            _tuple_new(
-                ConsumerRecord, (topic, partition, o, t, ts_type, kd(k), vd(v), h, epoch)
+        if kd is not None:
+            keys = list(map(kd, keys))
+        if vd is not None:
+            values = list(map(vd, values))
+        ts_type = _LOG_APPEND_TIME if attributes & _TIMESTAMP_TYPE_BIT else _CREATE_TIME
+        # one C-level pass: no Python code runs per record
+        return list(
+            map(
+                _tuple_new,
+                repeat(ConsumerRecord),
+                zip(
+                    repeat(self.topic), repeat(self.partition), offsets, timestamps,
+                    repeat(ts_type), keys, values, headers, repeat(info.partition_leader_epoch),
+                ),
             )
-            for o, t, k, v, h in records
-        ]
-
-
-def _identity(value: Any) -> Any:
-    return value
+        )

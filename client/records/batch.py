@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import struct
 from enum import IntEnum
+from itertools import repeat
 
 import native
 from client.records.compression import Compression, decompress
 from client.records.errors import RecordsError
-from client.records.record import Record, decode_records
+from client.records.record import Record, RecordColumns, decode_columns
 
-__all__ = ["RecordBatch", "TimestampType", "decode_batches"]
+__all__ = ["RecordBatch", "TimestampType", "decode_batch", "decode_batch_columns", "decode_batches"]
 
 HEADER = struct.Struct(
     ">"
@@ -66,6 +67,8 @@ CONTROL_BIT = 0x20
 DELETE_HORIZON_BIT = 0x40
 
 assert HEADER_SIZE == 61 and CRC_OFFSET == 17 and CRC_START == 21
+
+_tuple_new = tuple.__new__
 
 
 class TimestampType(IntEnum):
@@ -171,22 +174,37 @@ def decode_batches(
     batches = []
     for index, info in enumerate(scan.batches):
         try:
-            batches.append(_decode_one(view, info))
+            batches.append(decode_batch(view, info))
         except RecordsError as exc:
             raise RecordsError(f"batch {index} at byte {info.position}: {exc}") from None
     return batches
 
 
-def _decode_one(view: bytes | memoryview, info: native.BatchInfo) -> RecordBatch:
+def decode_batch(view: bytes | memoryview, info: native.BatchInfo) -> RecordBatch:
+    """The batch that ``native.scan_batches`` reported as ``info`` in ``view``, records decoded.
+
+    For callers that scanned (and so CRC-checked) the buffer already; raises
+    RecordsError when the records section does not decode.
+    """
+    columns = decode_batch_columns(view, info)
+    return RecordBatch(info, list(map(_tuple_new, repeat(Record), zip(*columns))))
+
+
+def decode_batch_columns(view: bytes | memoryview, info: native.BatchInfo) -> RecordColumns:
+    """The records of the scanned batch ``info`` in ``view`` as columns, decompressed first.
+
+    Offsets and timestamps are absolute (LogAppendTime batches give every
+    record the batch's maxTimestamp).  Raises RecordsError when the records
+    section does not decode.
+    """
     attributes = info.attributes
     codec = attributes & CODEC_MASK
-    section = view[info.position + HEADER_SIZE : info.position + info.size]
+    section = memoryview(view)[info.position + HEADER_SIZE : info.position + info.size]
     if codec:
         if codec > Compression.ZSTD:
             raise RecordsError(f"unknown compression codec {codec}")
-        data = decompress(codec, section)
+        data: bytes | memoryview = decompress(codec, section)
     else:
-        data = bytes(section)
+        data = section
     fixed = info.max_timestamp if attributes & TIMESTAMP_TYPE_BIT else None
-    records = decode_records(data, info.record_count, info.base_offset, info.base_timestamp, fixed)
-    return RecordBatch(info, records)
+    return decode_columns(data, info.record_count, info.base_offset, info.base_timestamp, fixed)

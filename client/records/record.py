@@ -15,19 +15,33 @@ Each record in the (decompressed) records section of a batch is::
                                   valueLength varint (-1 = null), value
 
 Every varint is zigzag-encoded base-128, least significant group first.
-Encoding goes through the native encoder; this module only decodes, which has
-to walk the records one by one in Python, so the loop keeps the one-byte
-varint case inline and leaves longer varints to a helper.
+Encoding and decoding both go through the native core: the decoder parses a
+whole section in one C call and hands back columns of positions, from which
+keys, values and headers are cut in bulk.  No Python code runs per record
+(only per null key or value, when nulls and non-nulls mix in one batch).
 """
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import accumulate, compress, islice, repeat
+from operator import eq
+from struct import Struct
 from typing import NamedTuple
 
+import native
 from client.records.errors import RecordsError
 
-__all__ = ["Header", "Record", "decode_records", "encode_headers"]
+__all__ = [
+    "Header",
+    "Record",
+    "RecordColumns",
+    "decode_columns",
+    "decode_records",
+    "encode_headers",
+]
 
 Header = tuple[str, bytes | None]
 
@@ -43,21 +57,6 @@ class Record(NamedTuple):
 
 
 _tuple_new = tuple.__new__
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The zigzag varint at ``pos`` and the position after it (any width up to 64 bits)."""
-    shift = 0
-    raw = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        raw |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return (raw >> 1) ^ -(raw & 1), pos
-        shift += 7
-        if shift > 63:
-            raise RecordsError(f"varint longer than 10 bytes ending at byte {pos}")
 
 
 def _put_varint(value: int, out: bytearray) -> None:
@@ -92,8 +91,70 @@ def encode_headers(headers: Sequence[Header] | None) -> bytes | None:
     return bytes(out)
 
 
+class RecordColumns(NamedTuple):
+    """The records of one batch as parallel sequences, one item per record.
+
+    ``Record`` and the consumer's own record tuples are built from these with
+    C-level ``zip``, so no Python code runs per record.
+    """
+
+    offsets: Sequence[int]
+    timestamps: Sequence[int]
+    keys: Sequence[bytes | None]
+    values: Sequence[bytes | None]
+    headers: list[list[Header]]
+
+
+def decode_columns(
+    data: bytes | memoryview,
+    count: int,
+    base_offset: int,
+    base_timestamp: int,
+    fixed_timestamp: int | None,
+) -> RecordColumns:
+    """Parse ``count`` records that must fill ``data`` exactly, as columns.
+
+    ``fixed_timestamp`` (the batch's maxTimestamp under LogAppendTime) replaces
+    every record's own timestamp when given.  Raises RecordsError naming the
+    record and byte when the section is malformed.
+
+    The native decoder validates the section and reports where each field is;
+    one ``struct`` unpack then cuts every key and value out of ``data``, and
+    another every header key and value.
+    """
+    try:
+        # under LogAppendTime the record timestamps are not used: no base to add
+        decoded = native.decode_records(
+            data, count, base_offset, base_timestamp if fixed_timestamp is None else 0
+        )
+    except native.RecordDecodeError as exc:
+        raise RecordsError(
+            f"record {exc.record} (byte {exc.position} of the records section): "
+            f"{exc.reason.replace('_', ' ')}"
+        ) from None
+    fields = _unpack_slices(
+        data, decoded.key_starts, decoded.key_lengths, decoded.value_starts, decoded.value_lengths
+    )
+    keys = _nulls_restored(fields[0::2], decoded.key_lengths)
+    values = _nulls_restored(fields[1::2], decoded.value_lengths)
+    offsets = decoded.offsets.tolist()
+    if fixed_timestamp is not None:
+        timestamps = [fixed_timestamp] * count
+    else:
+        timestamps = decoded.timestamps.tolist()
+    if decoded.headers:
+        headers = _decode_headers(data, decoded)
+    else:
+        headers = list(map(list, repeat((), count)))  # a list of its own for every record
+    return _tuple_new(RecordColumns, (offsets, timestamps, keys, values, headers))
+
+
 def decode_records(
-    data: bytes, count: int, base_offset: int, base_timestamp: int, fixed_timestamp: int | None
+    data: bytes | memoryview,
+    count: int,
+    base_offset: int,
+    base_timestamp: int,
+    fixed_timestamp: int | None,
 ) -> list[Record]:
     """Parse ``count`` records that must fill ``data`` exactly.
 
@@ -101,118 +162,55 @@ def decode_records(
     every record's own timestamp when given.  Raises RecordsError naming the
     record and byte when the section is malformed.
     """
-    records: list[Record] = []
-    append = records.append
-    end = len(data)
-    pos = 0
-    index = 0
+    columns = decode_columns(data, count, base_offset, base_timestamp, fixed_timestamp)
+    return list(map(_tuple_new, repeat(Record), zip(*columns)))
+
+
+def _unpack_slices(
+    data: bytes | memoryview, a_starts: array, a_lengths: array, b_starts: array, b_lengths: array
+) -> tuple[bytes, ...]:
+    """The slices of ``data`` that the four columns name, a and b interleaved, nulls as b""."""
+    layout = native.slices_format(a_starts, a_lengths, b_starts, b_lengths)
+    return Struct(layout).unpack_from(data)
+
+
+def _nulls_restored(items: tuple[bytes, ...], lengths: array) -> Sequence[bytes | None]:
+    """``items`` with None wherever ``lengths`` says -1 (the slices gave b"" there)."""
+    nulls = lengths.count(-1)
+    if not nulls:
+        return items
+    if nulls == len(items):
+        return [None] * nulls
+    restored: list[bytes | None] = list(items)
+    for index in compress(range(len(items)), map(eq, lengths, repeat(-1))):
+        restored[index] = None
+    return restored
+
+
+def _decode_headers(data: bytes | memoryview, decoded: native.DecodedRecords) -> list[list[Header]]:
+    """Every record's headers, from the flat header columns of ``decoded``."""
+    flat = decoded.headers
+    fields = _unpack_slices(data, flat[0::4], flat[1::4], flat[2::4], flat[3::4])
+    raw_keys = fields[0::2]
     try:
-        for index in range(count):
-            byte = data[pos]
-            if byte < 0x80:
-                length = (byte >> 1) ^ -(byte & 1)
-                pos += 1
-            else:
-                length, pos = _varint(data, pos)
-            record_end = pos + length
-            if length < 6 or record_end > end:  # 6: attributes + five one-byte varints
-                raise RecordsError(f"record length {length} does not fit")
-            pos += 1  # attributes
-
-            byte = data[pos]
-            if byte < 0x80:
-                timestamp_delta = (byte >> 1) ^ -(byte & 1)
-                pos += 1
-            else:
-                timestamp_delta, pos = _varint(data, pos)
-            byte = data[pos]
-            if byte < 0x80:
-                offset_delta = (byte >> 1) ^ -(byte & 1)
-                pos += 1
-            else:
-                offset_delta, pos = _varint(data, pos)
-
-            byte = data[pos]
-            if byte < 0x80:
-                size = (byte >> 1) ^ -(byte & 1)
-                pos += 1
-            else:
-                size, pos = _varint(data, pos)
-            if size < 0:
-                if size != -1:
-                    raise RecordsError(f"key length {size}")
-                key = None
-            else:
-                key = data[pos : pos + size]
-                pos += size
-
-            byte = data[pos]
-            if byte < 0x80:
-                size = (byte >> 1) ^ -(byte & 1)
-                pos += 1
-            else:
-                size, pos = _varint(data, pos)
-            if size < 0:
-                if size != -1:
-                    raise RecordsError(f"value length {size}")
-                value = None
-            else:
-                value = data[pos : pos + size]
-                pos += size
-
-            byte = data[pos]
-            if byte == 0:
-                headers: list[Header] = []
-                pos += 1
-            else:
-                headers, pos = _decode_headers(data, pos)
-
-            if pos != record_end:
-                raise RecordsError(f"record fields end at byte {pos}, its length says {record_end}")
-            append(
-                _tuple_new(
-                    Record,
-                    (
-                        base_offset + offset_delta,
-                        base_timestamp + timestamp_delta
-                        if fixed_timestamp is None
-                        else fixed_timestamp,
-                        key,
-                        value,
-                        headers,
-                    ),
-                )
-            )
-    except RecordsError as exc:
-        raise RecordsError(f"record {index} (byte {pos} of the records section): {exc}") from None
-    except IndexError:
-        raise RecordsError(f"record {index}: records section truncated at byte {pos}") from None
-    if pos != end:
-        raise RecordsError(f"{end - pos} bytes left after the batch's {count} records")
-    return records
+        keys = list(map(bytes.decode, raw_keys))
+    except UnicodeDecodeError:
+        raise _bad_header_key(raw_keys, flat, decoded.header_counts) from None
+    values = _nulls_restored(fields[1::2], flat[3::4])
+    pairs = iter(zip(keys, values))
+    # islice takes each record's headers in turn from the one shared iterator
+    return list(map(list, map(islice, repeat(pairs), decoded.header_counts)))
 
 
-def _decode_headers(data: bytes, pos: int) -> tuple[list[Header], int]:
-    count, pos = _varint(data, pos)
-    if count < 0:
-        raise RecordsError(f"header count {count}")
-    headers: list[Header] = []
-    for _ in range(count):
-        size, pos = _varint(data, pos)
-        if size < 0 or pos + size > len(data):
-            raise RecordsError(f"header key length {size}")
+def _bad_header_key(raw_keys: Sequence[bytes], flat: array, counts: array) -> RecordsError:
+    """The error for the first header key that is not UTF-8: its record and byte."""
+    for index, raw in enumerate(raw_keys):
         try:
-            key = data[pos : pos + size].decode("utf-8")
+            raw.decode()
         except UnicodeDecodeError as exc:
-            raise RecordsError(f"header key is not UTF-8: {exc}") from None
-        pos += size
-        size, pos = _varint(data, pos)
-        if size < -1 or pos + size > len(data):
-            raise RecordsError(f"header value length {size}")
-        if size == -1:
-            value = None
-        else:
-            value = data[pos : pos + size]
-            pos += size
-        headers.append((key, value))
-    return headers, pos
+            record = bisect_right(list(accumulate(counts)), index)
+            return RecordsError(
+                f"record {record} (byte {flat[4 * index]} of the records section): "
+                f"header key is not UTF-8: {exc}"
+            )
+    raise AssertionError("no header key failed to decode")  # pragma: no cover

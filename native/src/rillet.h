@@ -1,5 +1,5 @@
 /* Rillet native core: CRC-32C, record batch scanning, offset assignment, index
- * search, record encoding.  Every function here is declared to cffi in
+ * search, record encoding and decoding.  Every function here is declared to cffi in
  * native/ffi_build.py and has a pure-Python twin in native/twins.py. */
 #ifndef RILLET_H
 #define RILLET_H
@@ -77,6 +77,48 @@ int64_t rl_encode_records(uint8_t *out, size_t out_cap, size_t n, const uint8_t 
                           size_t keys_len, const int32_t *key_lens, const int64_t *timestamp_deltas,
                           const uint8_t *headers, size_t headers_len, const int32_t *header_lens,
                           int32_t offset_delta_start);
+
+/* decode.c: failure reasons (native/results.py DECODE_REASONS lists them in
+ * this order); RL_DECODE_NO_ROOM only asks for a larger header array. */
+enum {
+    RL_DECODE_OK = 0,
+    RL_DECODE_TRUNCATED = 1,      /* a record's length goes past the end of the buffer */
+    RL_DECODE_BAD_VARINT = 2,     /* a varint longer than its type allows */
+    RL_DECODE_NEGATIVE_LENGTH = 3, /* a length below -1, or below 0 where null is not allowed */
+    RL_DECODE_PAST_RECORD = 4,    /* a field goes past the end of its record */
+    RL_DECODE_SHORT_FIELDS = 5,   /* the fields end before the record's length says */
+    RL_DECODE_TRAILING = 6,       /* bytes left after the last record */
+    RL_DECODE_OUT_OF_RANGE = 7,   /* a base plus its delta leaves the int64 range */
+    RL_DECODE_NO_ROOM = 8,        /* more headers than headers_cap (state->headers says how many) */
+};
+
+typedef struct {
+    int64_t error_pos; /* first byte of the field that failed */
+    int64_t record;    /* index of the record that failed (count when none did) */
+    int64_t headers;   /* headers found, whether or not they fitted */
+    int32_t reason;    /* RL_DECODE_* */
+} rl_decode_state;
+
+/* `columns` holds 7 arrays of `stride` int64 each (stride >= min(count, len / 7 + 1)):
+ * offset (base_offset + offsetDelta), timestamp (base_timestamp +
+ * timestampDelta), key start, key length, value start, value length, header count.  `headers` holds 4 int64 per header: key start, key
+ * length, value start, value length.  Positions are from `buf`; length -1 is null. */
+int rl_decode_records(const uint8_t *buf, size_t len, size_t count, int64_t base_offset,
+                      int64_t base_timestamp, int64_t *columns, size_t stride, int64_t *headers,
+                      size_t headers_cap, rl_decode_state *state);
+
+/* A format for Python's struct module that, unpacked from the buffer the
+ * positions refer to, yields the slices a[0], b[0], a[1], b[1], ... as bytes
+ * (a null slice, length -1, as empty bytes): keys and values of decoded
+ * records in one call, without an integer object per position.  Returns the
+ * format's length, or RL_FORMAT_* when the slices are not in ascending,
+ * non-overlapping order or out_cap < 1 + 84 * n. */
+enum {
+    RL_FORMAT_BAD_SLICES = -1,
+    RL_FORMAT_NO_ROOM = -2,
+};
+int64_t rl_slices_format(const int64_t *a_starts, const int64_t *a_lens, const int64_t *b_starts,
+                         const int64_t *b_lens, size_t n, char *out, size_t out_cap);
 
 /* Big-endian field access shared by the sources. */
 static inline uint32_t rl_be32(const uint8_t *p) {

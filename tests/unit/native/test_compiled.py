@@ -14,6 +14,8 @@ PUBLIC = (
     "offset_index_lookup",
     "time_index_lookup",
     "encode_records",
+    "decode_records",
+    "slices_format",
 )
 
 
