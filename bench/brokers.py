@@ -54,10 +54,16 @@ def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
 
 
 class BrokerProcess:
-    """A ``rillet broker start`` process with the default config and ``settings`` on top."""
+    """A ``rillet broker start`` process with the default config and ``settings`` on top.
 
-    def __init__(self, settings: dict[str, str] | None = None, data_root: str | None = None):
+    With ``profile_to``, the broker runs under cProfile and writes its profile there when it
+    stops.
+    """
+
+    def __init__(self, settings: dict[str, str] | None = None, data_root: str | None = None,
+                 profile_to: str | None = None):
         self.settings = dict(settings or {})
+        self.profile_to = profile_to
         self.data = Path(tempfile.mkdtemp(prefix="rillet-bench-", dir=data_root))
         self.port = free_port()
         self.process: subprocess.Popen | None = None
@@ -75,8 +81,9 @@ class BrokerProcess:
 
     def start(self) -> None:
         """Start the process and wait until it accepts connections."""
+        profiler = ["-m", "cProfile", "-o", self.profile_to] if self.profile_to else []
         args = [
-            sys.executable, "-m", "broker.cli", "broker", "start",
+            sys.executable, *profiler, "-m", "broker.cli", "broker", "start",
             "--config", str(ROOT / "configs" / "broker.toml"),
             "--set", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
             "--set", f"log.dirs={self.data}",

@@ -21,17 +21,10 @@ def load_average() -> tuple[float, float, float]:
     return os.getloadavg()
 
 
-class CpuMeter:
-    """CPU seconds of a set of processes between :meth:`start` and :meth:`stop`."""
-
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
-        self._before: dict[str, float] = {}
-
-    def start(self) -> None:
-        """Take the starting reading."""
-        self._before = {role: cpu_seconds(pid) for role, pid in self.pids.items()}
-
-    def stop(self) -> dict[str, float]:
-        """CPU seconds each role used since :meth:`start`."""
-        return {role: cpu_seconds(pid) - self._before[role] for role, pid in self.pids.items()}
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy CPU seconds, total CPU seconds) summed over all cores since boot (/proc/stat)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle) / _TICKS, total / _TICKS
