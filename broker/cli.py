@@ -1,34 +1,30 @@
-"""The `rillet` command line: a click group that other modules add commands to.
+"""The `rillet` command line: the root group, the broker's commands, the client's added.
 
-Commands return data; `render` turns it into output in one place (rich tables for lists of
-rows and for mappings, plain text otherwise). To add commands from another module, list the
-module in COMMAND_MODULES and, in it, decorate functions with `@cli.command()` /
-`@cli.group()` (or `@data_command(group)` for one that returns data to render); `main` imports
-those modules before parsing arguments.
+Commands return data; `client.cli.render` turns it into output in one place. The client's
+command groups (topic, produce, consume, group) live in `client.cli` and are added here, so
+the dependency runs from the broker to the client only.
 
     rillet --version
     rillet broker start [--config FILE] [--set key=value]...
-    rillet broker config-keys
+    rillet broker config-keys [--markdown]
+    rillet topic|produce|consume|group ...   (see client.cli)
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
+
+from client.cli import COMMANDS
+from client.cli.render import data_command
 
 from broker.config import ConfigError, describe_keys, load_config, markdown_table
-
-# Modules that register further commands on `cli` when imported (missing ones are skipped).
-COMMAND_MODULES: tuple[str, ...] = ("client.cli",)
 
 EXIT_CONFIG_ERROR = 2
 EXIT_START_FAILED = 1
@@ -41,47 +37,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-def render(data: Any, console: Console | None = None) -> None:
-    """Print a command's result: rows (list of mappings) or a mapping as a table, else text."""
-    console = console or Console()
-    if data is None:
-        return
-    if isinstance(data, Mapping):
-        table = Table(show_header=False, box=None)
-        for key, value in data.items():
-            table.add_row(str(key), str(value))
-        console.print(table)
-    elif isinstance(data, Sequence) and not isinstance(data, str) and all(
-        isinstance(row, Mapping) for row in data
-    ):
-        table = Table()
-        columns: list[str] = []
-        for row in data:
-            columns.extend(k for k in row if k not in columns)
-        for column in columns:
-            table.add_column(column)
-        for row in data:
-            table.add_row(*(str(row.get(c, "")) for c in columns))
-        console.print(table)
-    else:
-        console.print(str(data), highlight=False, markup=False)
-
-
-def data_command(
-    group: click.Group, *args: Any, **kwargs: Any
-) -> Callable[[Callable[..., Any]], click.Command]:
-    """Like `group.command(...)`, for a function that returns data for `render`."""
-
-    def decorate(fn: Callable[..., Any]) -> click.Command:
-        @functools.wraps(fn)
-        def wrapper(*a: Any, **kw: Any) -> None:
-            render(fn(*a, **kw))
-
-        return group.command(*args, **kwargs)(wrapper)
-
-    return decorate
-
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), prog_name="rillet")
 def cli() -> None:
@@ -91,6 +46,10 @@ def cli() -> None:
 @cli.group()
 def broker() -> None:
     """Run and inspect a broker."""
+
+
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 def _fail(code: int, message: str) -> None:
@@ -148,18 +107,8 @@ def config_keys(markdown: bool) -> list[dict[str, str]] | str:
     return [info._asdict() for info in describe_keys()]
 
 
-def _load_command_modules() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `rillet` console script."""
-    _load_command_modules()
     cli.main(args=list(argv) if argv is not None else None, prog_name="rillet")
 
 

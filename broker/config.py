@@ -93,11 +93,11 @@ def _check_metadata_store(value: str) -> str | None:
         return None
     if value.startswith("etcd://"):
         rest = value[len("etcd://") :]
-        address = rest.split("/", 1)[0]
-        if _parse_host_port(address) is None:
-            return f"expected etcd://host:port/prefix, got {value!r}"
+        addresses = rest.split("/", 1)[0].split(",")
+        if any(_parse_host_port(address.strip()) is None for address in addresses):
+            return f"expected etcd://host:port[,host:port...]/prefix, got {value!r}"
         return None
-    return f"must be 'local' or 'etcd://host:port/prefix', got {value!r}"
+    return f"must be 'local' or 'etcd://host:port[,host:port...]/prefix', got {value!r}"
 
 
 def _check_host_port_or_empty(value: str) -> str | None:

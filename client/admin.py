@@ -31,8 +31,11 @@ __all__ = [
     "GroupDescription",
     "GroupListing",
     "GroupMember",
+    "ListedOffset",
     "NewTopic",
+    "OffsetSpec",
     "PartitionDescription",
+    "ReplicaLogInfo",
     "ResourceType",
     "TopicDescription",
 ]
@@ -44,6 +47,34 @@ class ResourceType(IntEnum):
     TOPIC = 2
     BROKER = 4
     BROKER_LOGGER = 8
+
+
+class OffsetSpec(IntEnum):
+    """Which offset :meth:`Admin.list_offsets` looks up, as ListOffsets numbers them (any
+    value >= 0 is a timestamp in ms: the first offset whose record time is at or after it)."""
+
+    LATEST = -1
+    EARLIEST = -2
+
+
+@dataclass(frozen=True)
+class ListedOffset:
+    """A ListOffsets answer: the offset (-1 when no record matches a timestamp), the timestamp
+    of that record (-1 for EARLIEST/LATEST) and the leader epoch (-1 when unknown)."""
+
+    offset: int
+    timestamp: int
+    leader_epoch: int
+
+
+@dataclass(frozen=True)
+class ReplicaLogInfo:
+    """A replica's log in one log directory: bytes on disk, how far its log end offset
+    trails the high watermark, and whether it is a future log being moved in."""
+
+    size: int
+    offset_lag: int
+    is_future: bool
 
 
 @dataclass(frozen=True)
@@ -400,6 +431,49 @@ class Admin:
             await self._cluster.refresh_metadata(list(new_counts))
         _first_failure(errors)
 
+    async def list_offsets(
+        self, specs: Mapping[tuple[str, int], int], *, read_committed: bool = False
+    ) -> dict[tuple[str, int], ListedOffset]:
+        """Look up offsets by (topic, partition): OffsetSpec.EARLIEST, OffsetSpec.LATEST or a
+        timestamp in ms (ListOffsets to each partition's leader)."""
+        pending = {(t, p): int(spec) for (t, p), spec in specs.items()}
+        out: dict[tuple[str, int], ListedOffset] = {}
+
+        async def attempt() -> None:
+            by_leader: dict[int, dict[str, list[dict]]] = {}
+            for (topic, partition), spec in pending.items():
+                node = await self._cluster.leader_for(topic, partition)
+                by_leader.setdefault(node, {}).setdefault(topic, []).append(
+                    {"partition_index": partition, "timestamp": spec, "current_leader_epoch": -1}
+                )
+            retry: KafkaError | None = None
+            for node, topics in by_leader.items():
+                body = {
+                    "replica_id": -1,
+                    "isolation_level": 1 if read_committed else 0,
+                    "topics": [{"name": t, "partitions": ps} for t, ps in topics.items()],
+                }
+                response = await self._cluster.request(node, ApiKey.LIST_OFFSETS, body)
+                for topic in response["topics"]:
+                    for part in topic["partitions"]:
+                        key = (topic["name"], part["partition_index"])
+                        if part["error_code"]:
+                            error = error_for(part["error_code"], f"offsets of {key[0]}-{key[1]}")
+                            if not error.retriable:
+                                raise error
+                            retry = error
+                            continue
+                        pending.pop(key, None)
+                        out[key] = ListedOffset(
+                            part["offset"], part["timestamp"], part.get("leader_epoch", -1)
+                        )
+            if retry is not None:
+                raise retry
+
+        if pending:
+            await self._retrying(attempt)
+        return out
+
     # ------------------------------------------------------------------ configs
 
     async def _config_node(self, resource_type: ResourceType, name: str) -> int:
@@ -656,6 +730,39 @@ class Admin:
         return await self._retrying(attempt)
 
     # ------------------------------------------------------------------ cluster
+
+    async def describe_log_dirs(
+        self, brokers: Iterable[int] | None = None
+    ) -> dict[int, dict[str, dict[tuple[str, int], ReplicaLogInfo]]]:
+        """Each broker's log directories and the replicas in each, by (topic, partition)
+        (DescribeLogDirs to every broker, or to ``brokers``)."""
+        if brokers is None:
+            metadata = await self._retrying(self._cluster.refresh_metadata)
+            brokers = sorted(metadata.brokers)
+        out: dict[int, dict[str, dict[tuple[str, int], ReplicaLogInfo]]] = {}
+        for node in brokers:
+
+            async def attempt(node: int = node) -> dict:
+                return await self._cluster.request(
+                    node, ApiKey.DESCRIBE_LOG_DIRS, {"topics": None}
+                )
+
+            response = await self._retrying(attempt)
+            dirs: dict[str, dict[tuple[str, int], ReplicaLogInfo]] = {}
+            for result in response["results"]:
+                if result["error_code"]:
+                    raise error_for(
+                        result["error_code"], f"log dir {result['log_dir']} of broker {node}"
+                    )
+                dirs[result["log_dir"]] = {
+                    (topic["name"], p["partition_index"]): ReplicaLogInfo(
+                        p["partition_size"], p["offset_lag"], p["is_future_key"]
+                    )
+                    for topic in result["topics"]
+                    for p in topic["partitions"]
+                }
+            out[node] = dirs
+        return out
 
     async def describe_cluster(self) -> ClusterDescription:
         """Cluster id, controller and brokers (DescribeCluster, or Metadata on brokers

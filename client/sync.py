@@ -278,7 +278,7 @@ for _name in (
     "create_topics", "create_topic", "delete_topics", "list_topics", "describe_topics",
     "create_partitions", "describe_configs", "alter_configs", "list_groups",
     "describe_groups", "delete_groups", "alter_group_offsets", "list_group_offsets",
-    "describe_cluster",
+    "describe_cluster", "list_offsets", "describe_log_dirs",
 ):
     setattr(Admin, _name, _bridged(_name, _admin.Admin))
 

@@ -15,6 +15,7 @@ import trio
 from client.protocol import ApiKey
 
 from broker.api import configs, fetch, groups, metadata, offsets, producers, produce, topics
+from broker.api.log_dirs import handle_describe_log_dirs
 from broker.api.state import STATE_KEY, BrokerState
 from broker.coordinator.config import CoordinatorConfig
 from broker.coordinator.hosting import GroupCoordinators
@@ -47,6 +48,7 @@ HANDLERS = {
     ApiKey.DESCRIBE_CONFIGS: configs.handle_describe_configs,
     ApiKey.ALTER_CONFIGS: configs.handle_alter_configs,
     ApiKey.INCREMENTAL_ALTER_CONFIGS: configs.handle_incremental_alter_configs,
+    ApiKey.DESCRIBE_LOG_DIRS: handle_describe_log_dirs,
 }
 
 

@@ -35,11 +35,6 @@ def list_offset(partition: Partition, timestamp: int, replica_id: int) -> tuple[
     if timestamp == EARLIEST_TIMESTAMP:
         return log.log_start_offset, -1
     found = log.offset_for_timestamp(timestamp)
-    if found is not None and timestamp == MAX_TIMESTAMP:
-        # The log knows the largest timestamp but answers with the last offset of its batch;
-        # a consumer seeking there would skip the record itself.  The first record that
-        # reaches that timestamp is the answer (at batch precision inside compressed batches).
-        found = log.offset_for_timestamp(found[1])
     if found is None or found[0] >= visible_end:
         return -1, -1
     return found

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from broker.config import BrokerConfig, ConfigError
+from broker.metadata.etcd import EtcdMetadataStore, parse_etcd_url
+from broker.metadata.leases import (
+    LeaseExpired,
+    Leases,
+    LocalLeases,
+    campaign,
+    held_lease,
+    open_leases,
+)
 from broker.metadata.local import LocalMetadataStore
 from broker.metadata.records import (
     LeaderEpochRegression,
@@ -28,17 +37,28 @@ from broker.metadata.store import (
 
 
 async def open_store(config: BrokerConfig) -> MetadataStore:
-    """Open the backend named by `metadata.store`."""
+    """Open the backend named by `metadata.store`: `local`, or `etcd://host:port[,...]/prefix`.
+
+    Raises ConfigError, naming the key, for a malformed etcd address and for an etcd that
+    cannot be reached at startup (most often a wrong address), so the broker stops with one
+    line instead of a traceback.
+    """
     if config.metadata_store == "local":
         return await LocalMetadataStore.open(config.metadata_dir)
-    raise ConfigError(
-        f"metadata.store: the etcd backend is not available yet ({config.metadata_store})"
-    )
+    try:
+        endpoints, prefix = parse_etcd_url(config.metadata_store)
+        return await EtcdMetadataStore.connect(endpoints, prefix)
+    except MetadataError as exc:
+        raise ConfigError(f"metadata.store: {exc}") from None
 
 
 __all__ = [
     "Change",
+    "EtcdMetadataStore",
     "LeaderEpochRegression",
+    "LeaseExpired",
+    "Leases",
+    "LocalLeases",
     "LocalMetadataStore",
     "MetadataError",
     "MetadataStore",
@@ -47,13 +67,16 @@ __all__ = [
     "Versioned",
     "Watch",
     "WatchLagged",
+    "campaign",
     "create_topic",
     "delete_topic",
     "ensure_cluster_id",
     "get_partition",
     "get_topic",
+    "held_lease",
     "list_partitions",
     "list_topics",
+    "open_leases",
     "open_store",
     "update_partition",
 ]

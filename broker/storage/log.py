@@ -635,7 +635,9 @@ class Log:
             best = max(self.segments, key=lambda s: s.max_timestamp)
             if best.max_timestamp < 0:
                 return None
-            return max(best.offset_of_max_timestamp, self._log_start_offset), best.max_timestamp
+            # The segment knows the batch holding the largest timestamp, not the record: the
+            # first record reaching that timestamp is the one (batch precision if compressed).
+            return self.offset_for_timestamp(best.max_timestamp)
         for segment in self.segments:
             if segment.max_timestamp < timestamp:
                 continue

@@ -28,18 +28,32 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# ApiVersions v0, correlation id 1, client id "probe": any Kafka broker answers it.
+_PROBE = bytes.fromhex("0000000f" "0012" "0000" "00000001" "0005") + b"probe"
+
+
+def _answers_api_versions(port: int) -> bool:
+    """True when the broker on ``port`` answers an ApiVersions request (not only listens:
+    the kernel completes a connection before the broker accepts it)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as sock:
+            sock.sendall(_PROBE)
+            head = sock.recv(8, socket.MSG_WAITALL)
+            return len(head) == 8 and head[4:8] == b"\x00\x00\x00\x01"
+    except OSError:
+        return False
+
+
 def wait_for_port(port: int, timeout: float, process: subprocess.Popen | None = None) -> None:
-    """Return once 127.0.0.1:port accepts a connection; raise on timeout or process exit."""
+    """Return once the broker on 127.0.0.1:port answers; raise on timeout or process exit."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"broker exited with code {process.returncode} before listening")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+        if _answers_api_versions(port):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"no broker answers on 127.0.0.1:{port} after {timeout} s")
 
 
 class BrokerProcess:

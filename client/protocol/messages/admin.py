@@ -1,5 +1,5 @@
 """Topic and configuration administration: CreateTopics, DeleteTopics, CreatePartitions,
-DescribeConfigs, AlterConfigs, IncrementalAlterConfigs."""
+DescribeConfigs, AlterConfigs, IncrementalAlterConfigs, DescribeLogDirs."""
 
 from __future__ import annotations
 
@@ -161,4 +161,30 @@ INCREMENTAL_ALTER_CONFIGS = MessageSchema(
         field("validate_only", "bool"),
     ),
     response=_alter_configs_response,
+)
+
+# Versions 0-1 only (the same wire format; v1 throttles after answering).
+DESCRIBE_LOG_DIRS = MessageSchema(
+    request=struct(
+        field("topics", array(struct(
+            field("topic", "string"),
+            field("partitions", array("int32")),
+        )), nullable="0+"),
+    ),
+    response=struct(
+        field("throttle_time_ms", "int32"),
+        field("results", array(struct(
+            field("error_code", "int16"),
+            field("log_dir", "string"),
+            field("topics", array(struct(
+                field("name", "string"),
+                field("partitions", array(struct(
+                    field("partition_index", "int32"),
+                    field("partition_size", "int64"),
+                    field("offset_lag", "int64"),
+                    field("is_future_key", "bool"),
+                ))),
+            ))),
+        ))),
+    ),
 )

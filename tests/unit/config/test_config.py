@@ -76,7 +76,8 @@ def test_listeners_parse_hosts_ports_and_ipv6() -> None:
         ("log.retention.ms=0", "log.retention.ms: must be -1"),
         ("log.cleanup.policy=shred", "log.cleanup.policy: must be one of delete, compact"),
         ("metadata.store=zk://x", "metadata.store: must be 'local' or 'etcd://"),
-        ("metadata.store=etcd://nohost", "metadata.store: expected etcd://host:port/prefix"),
+        ("metadata.store=etcd://nohost", "metadata.store: expected etcd://host:port"),
+        ("metadata.store=etcd://nohost,h:2/x", "metadata.store: expected etcd://host:port"),
         ("metrics.listener=9644", "metrics.listener: expected host:port"),
         ("message.max.bytes=2000000000", "message.max.bytes: 2000000000 exceeds"),
         ("advertised.listeners=OTHER://h:1", "advertised.listeners: 'OTHER' is not a supported"),
@@ -94,6 +95,11 @@ def test_errors_are_one_line_naming_the_key(override: str, fragment: str) -> Non
     message = str(info.value)
     assert "\n" not in message
     assert fragment in message
+
+
+def test_etcd_store_with_several_endpoints() -> None:
+    config = load_config(None, ["metadata.store=etcd://10.0.0.1:2379,10.0.0.2:2379/rillet"])
+    assert config.metadata_store == "etcd://10.0.0.1:2379,10.0.0.2:2379/rillet"
 
 
 def test_file_errors_name_the_file(tmp_path: Path) -> None:

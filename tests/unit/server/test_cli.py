@@ -42,7 +42,7 @@ def test_bad_value_in_the_file_exits_2(tmp_path: Path) -> None:
     ]
 
 
-def test_a_backend_that_is_not_built_exits_2(tmp_path: Path) -> None:
+def test_an_unreachable_etcd_exits_2_with_one_line(tmp_path: Path) -> None:
     result = _rillet(
         "broker", "start",
         "--set", f"log.dirs={tmp_path}",

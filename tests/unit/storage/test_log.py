@@ -341,6 +341,16 @@ def test_offset_for_timestamp_across_restart(tmp_path: Path) -> None:
     log.close()
 
 
+def test_max_timestamp_finds_the_record_not_its_batch_end(tmp_path: Path) -> None:
+    log = open_log(tmp_path)
+    log.append_as_leader(make_batch([b"a", b"b"], base_ts=BASE_TS, ts_deltas=[0, 10]), 0)
+    log.append_as_leader(make_batch([b"c", b"d", b"e"], base_ts=BASE_TS, ts_deltas=[5, 90, 30]), 0)
+    # offsets 2, 3, 4: the largest timestamp is on offset 3, in the middle of its batch
+    assert log.offset_for_timestamp(-3) == (3, BASE_TS + 90)
+    log.close()
+    assert open_log(tmp_path).offset_for_timestamp(-3) == (3, BASE_TS + 90)
+
+
 # -- flushing --------------------------------------------------------------------------
 
 
