@@ -28,8 +28,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: float = 30) -> None:
-    """Return once 127.0.0.1:``port`` accepts connections; raise if ``process`` died first."""
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a server's log file, or nothing if there is none."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path,
+                  timeout: float = 30) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections; raise if ``process`` died first.
+
+    The error names the last line of the server's ``log`` first (the reason, usually), then
+    the tail of the log.
+    """
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -37,9 +50,17 @@ def wait_for_port(port: int, process: subprocess.Popen, what: str, timeout: floa
             return
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stderr.read().decode(errors="replace") if process.stderr else ""
-                raise RuntimeError(f"{what} did not start listening on {port}: {output[-2000:]}")
+                tail = log_tail(log)
+                last = tail.splitlines()[-1] if tail else "no output"
+                raise RuntimeError(f"{what} did not start listening on {port}: {last}\n{tail}")
             time.sleep(0.05)
+
+
+def start_server(args: list[str], log: Path, **popen: object) -> subprocess.Popen:
+    """Start a server with stdout and stderr going to ``log`` (a pipe nobody reads would
+    fill up and stall the server)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **popen)
 
 
 def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
@@ -69,6 +90,11 @@ class BrokerProcess:
         self.process: subprocess.Popen | None = None
 
     @property
+    def log(self) -> Path:
+        """The broker's output (deleted with its data directory)."""
+        return self.data / "broker.out"
+
+    @property
     def bootstrap(self) -> str:
         """host:port to give clients."""
         return f"127.0.0.1:{self.port}"
@@ -86,15 +112,13 @@ class BrokerProcess:
             sys.executable, *profiler, "-m", "broker.cli", "broker", "start",
             "--config", str(ROOT / "configs" / "broker.toml"),
             "--set", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-            "--set", f"log.dirs={self.data}",
+            "--set", f"log.dirs={self.data / 'logs'}",
             "--set", "metrics.listener=",
         ]
         for key, value in self.settings.items():
             args += ["--set", f"{key}={value}"]
-        self.process = subprocess.Popen(
-            args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        wait_for_port(self.port, self.process, "broker")
+        self.process = start_server(args, self.log, cwd=ROOT)
+        wait_for_port(self.port, self.process, "broker", self.log)
 
     def stop(self) -> None:
         """Stop the process and delete its data."""

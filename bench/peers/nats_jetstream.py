@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.brokers import free_port, stop_process, wait_for_port
+from bench.brokers import free_port, start_server, stop_process, wait_for_port
 from bench.peers.lines import LineCountReader
 from bench.pipeline import Outcome, Wire, run_pipelined
 
@@ -45,9 +45,9 @@ class NatsServer:
     def __enter__(self) -> NatsServer:
         args = [self.binary, "-a", "127.0.0.1", "-p", str(self.port), "--jetstream",
                 "--store_dir", str(self.data)]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = start_server(args, self.data / "server.out")
         try:
-            wait_for_port(self.port, self.process, "nats-server")
+            wait_for_port(self.port, self.process, "nats-server", self.data / "server.out")
         except BaseException:
             self.__exit__()
             raise

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.brokers import free_port, stop_process, wait_for_port
+from bench.brokers import free_port, start_server, stop_process, wait_for_port
 from bench.peers.lines import LineCountReader
 from bench.pipeline import Outcome, Wire, run_pipelined
 
@@ -57,9 +57,9 @@ class RedisServer:
             args += ["--appendonly", "yes", "--appendfsync", self.appendfsync]
         else:
             args += ["--appendonly", "no"]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.process = start_server(args, self.data / "server.out")
         try:
-            wait_for_port(self.port, self.process, "redis-server")
+            wait_for_port(self.port, self.process, "redis-server", self.data / "server.out")
         except BaseException:
             self.__exit__()
             raise
