@@ -174,6 +174,35 @@ def sdk_produce(bootstrap: str, topic: str, count: int, size: int, acks: str,
     return {"records": count, "payload_bytes": count * size, "seconds": elapsed}
 
 
+def sdk_consume(bootstrap: str, topic: str, count: int, size: int,
+                partitions: int = 1) -> dict[str, float]:
+    """Read ``count`` records from offset 0 with the SDK's consumer (assign, no group)."""
+    import trio
+
+    from client.consumer import Consumer
+
+    async def run() -> tuple[int, float]:
+        consumer = Consumer(
+            bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+            enable_auto_commit=False, max_poll_records=100_000,
+            max_partition_fetch_bytes=10_485_760,
+        )
+        async with consumer:
+            consumer.assign([(topic, p) for p in range(partitions)])
+            seen = 0
+            started = time.perf_counter()
+            deadline = started + 600
+            while seen < count and time.perf_counter() < deadline:
+                seen += len(await consumer.poll(timeout_ms=1000))
+                report_progress(seen / count)
+            return seen, time.perf_counter() - started
+
+    seen, elapsed = trio.run(run)
+    if seen < count:
+        raise RuntimeError(f"SDK consumer read {seen} of {count} records")
+    return {"records": seen, "payload_bytes": seen * size, "seconds": elapsed}
+
+
 def latency_consume(bootstrap: str, topic: str, count: int, ready: Any,
                     timeout: float, fetch_wait_ms: int = FETCH_WAIT_MS) -> list[int]:
     """Receive ``count`` stamped records; their end-to-end latencies in nanoseconds.

@@ -163,7 +163,8 @@ class Workload:
 
 def failed_row(workload: Workload, error: BaseException) -> Result:
     """The row that stands for a workload that raised."""
-    message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+    text = str(error).strip()
+    message = text.splitlines()[0] if text else repr(error)
     return Result(key=workload.key, group="failed", system="", generator="",
                   workload=workload.title, status=FAILED, note=message[:300])
 

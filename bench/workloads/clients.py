@@ -8,7 +8,6 @@ to its arrival.
 
 from __future__ import annotations
 
-import importlib.util
 import multiprocessing
 
 from bench import kafka_clients
@@ -44,7 +43,7 @@ def _produce_one(ctx: Context, broker: BrokerProcess, row: Result, producer, par
 
 
 def producers_and_consumer(ctx: Context) -> list[Result]:
-    """confluent-kafka producer then consumer of the same records; the SDK producer."""
+    """confluent-kafka producer, then both consumers reading its records; the SDK producer."""
     count = ctx.scale.client_records
     with BrokerProcess(data_root=ctx.options.data_root) as broker:
         confluent, topic = _produce_one(ctx, broker, _row(
@@ -57,18 +56,16 @@ def producers_and_consumer(ctx: Context) -> list[Result]:
         )
         consumer = _fill(_row("clients.confluent.consume", "consume", CONFLUENT,
                               "consume 100 B records from offset 0, 1 partition"), out, cpu)
+        (out,), cpu, _ = ctx.run(
+            (kafka_clients.sdk_consume, (broker.bootstrap, topic, count, SIZE), {}),
+            servers={"broker": broker.pid},
+        )
+        sdk_consumer = _fill(_row("clients.sdk.consume", "consume", SDK,
+                                  "consume 100 B records from offset 0, 1 partition"), out, cpu)
         sdk, _ = _produce_one(ctx, broker, _row(
             "clients.sdk.produce", "producers", SDK,
             "produce 100 B records, 1 partition, acks=1 (send_nowait)"),
             kafka_clients.sdk_produce, 1, "1")
-    sdk_consumer = _row("clients.sdk.consume", "consume", SDK,
-                        "consume 100 B records from offset 0, 1 partition")
-    if importlib.util.find_spec("client.consumer") is None:
-        sdk_consumer.status = SKIPPED
-        sdk_consumer.note = "the SDK has no consumer yet"
-    else:
-        sdk_consumer.status = SKIPPED
-        sdk_consumer.note = "the SDK consumer exists but the suite does not drive it yet"
     return [confluent, consumer, sdk, sdk_consumer]
 
 
