@@ -166,6 +166,24 @@ def wait_writable(bootstrap: str, topic: str, shape: ProduceShape, timeout: floa
                 time.sleep(0.1)
 
 
+def warm_up(bootstrap: str, topic: str, shape: ProduceShape, rounds: int) -> float:
+    """Send every distinct request ``rounds`` times, one at a time; the seconds it took.
+
+    A partition's first few appends create its segment and touch its index files for the
+    first time; this pays for that before a measured run.
+    """
+    requests = produce_requests(topic, shape, b"w" * shape.record_size)
+    started = time.perf_counter()
+    with connect(bootstrap) as sock:
+        reader = ProduceReader(len(requests))
+        for _ in range(rounds):
+            for request in requests:
+                sock.sendall(request)
+                while not reader.feed(sock.recv(RECV_CHUNK)):
+                    pass
+    return time.perf_counter() - started
+
+
 def produce(
     bootstrap: str,
     topic: str,

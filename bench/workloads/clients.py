@@ -9,12 +9,15 @@ to its arrival.
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import asdict
 
 from bench import kafka_clients
 from bench.brokers import BrokerProcess
 from bench.kafka_clients import create_topic, new_topic_name
+from bench.kafka_raw import ProduceShape
 from bench.results import SKIPPED, Result, latency_summary, measured
 from bench.suite import Context, Workload
+from bench.workloads.raw import WARM_ROUNDS, warm_up
 
 CONFLUENT = "confluent-kafka"
 SDK = "Rillet SDK"
@@ -92,13 +95,22 @@ def together(ctx: Context) -> list[Result]:
 
 
 def many_partitions(ctx: Context) -> list[Result]:
-    """confluent-kafka producer over 1,000 partitions (round-robin records)."""
+    """confluent-kafka producer over 1,000 partitions (round-robin records), once every
+    partition has had its first appends (see :func:`bench.workloads.raw.many_partitions`)."""
+    shape = ProduceShape(batch_records=100, partitions=1000, partitions_per_request=100)
+    topic = new_topic_name("clients1000")
+    count = ctx.scale.client_records
     with BrokerProcess(data_root=ctx.options.data_root) as broker:
-        row, _ = _produce_one(ctx, broker, _row(
-            "clients.confluent.1000p", "partitions", CONFLUENT,
-            "produce 100 B records, 1,000 partitions round-robin, acks=1"),
-            kafka_clients.confluent_produce, 1000, "1")
-    return [row]
+        ctx.run((create_topic, (broker.bootstrap, topic, shape.partitions), {}))
+        ctx.run((warm_up, (broker.bootstrap, topic, asdict(shape), WARM_ROUNDS), {}))
+        (out,), cpu, _ = ctx.run(
+            (kafka_clients.confluent_produce, (broker.bootstrap, topic, count, SIZE, "1"),
+             {"partitions": shape.partitions}),
+            servers={"broker": broker.pid},
+        )
+    row = _row("clients.confluent.1000p", "partitions", CONFLUENT,
+               "produce 100 B records, 1,000 partitions round-robin, acks=1, after a warm-up")
+    return [_fill(row, out, cpu)]
 
 
 def durable(ctx: Context) -> list[Result]:
@@ -159,7 +171,7 @@ WORKLOADS = [
     Workload("clients.producers", "clients: confluent-kafka and SDK producers, consumer", 40,
              producers_and_consumer),
     Workload("clients.together", "clients: producer and consumer together", 20, together),
-    Workload("clients.confluent.1000p", "clients: 1,000 partitions", 25, many_partitions),
+    Workload("clients.confluent.1000p", "clients: 1,000 partitions", 45, many_partitions),
     Workload("clients.confluent.durable", "clients: durable acks=all", 20, durable),
     Workload("latency.acks1", "latency: 10,000 records/s, acks=1", 16, _latency(
         "latency.acks1", "1", "end-to-end latency, 10,000 records/s of 100 B, acks=1")),
