@@ -156,9 +156,11 @@ def render(run: Run, charts: Iterable[str] = ()) -> str:
         lines.append(
             f"- Load average (1/5/15 min) before: {'/'.join(f'{v:.2f}' for v in run.load_before)}"
             f", after: {'/'.join(f'{v:.2f}' for v in run.load_after)}. The machine is shared: "
-            "*others' cores* is the CPU that processes outside the benchmark used during each "
-            "row's run, *server cores* what the broker or peer used, *generator cores* the "
-            "load generator (1.00 = one core busy).")
+            "*others' cores* is the CPU busy during each row's measured interval that no "
+            "process of the benchmark was charged with (other work on the machine, kernel "
+            "time not charged to a process), *server cores* what the broker or peer used, "
+            "*generator cores* the load generator (1.00 = one core busy). Rows measured while "
+            "others' cores were high ran on less than the whole machine.")
     lines += [
         "- Every server runs fresh (new process, empty data directory) for each row, on "
         "127.0.0.1; raw generators send pre-encoded requests over 4 pipelined connections.",

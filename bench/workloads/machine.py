@@ -24,7 +24,8 @@ def loopback(ctx: Context) -> list[Result]:
     ((sent, seconds),), cpu, _ = ctx.run((_loopback, (ctx.scale.loopback_seconds,), {}))
     row = Result(key="machine.loopback", group="machine", system="machine",
                  generator="sockets", workload="loopback TCP, one connection, 1 MiB sends",
-                 cpu=cpu)
+                 cpu=cpu, note="generator cores: the sender; the receiving process counts "
+                               "under others' cores")
     measured(row, 0, sent, seconds)
     row.records_per_s = None
     return [row]
