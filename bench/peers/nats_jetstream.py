@@ -102,8 +102,10 @@ def create_stream(port: int) -> None:
 def produce(port: int, *, record_size: int, per_chunk: int, seconds: float, connections: int,
             window: int, max_records: int | None = None,
             progress: Callable[[float], None] | None = None) -> Outcome:
-    """Pipelined JetStream publishes of ``record_size``-byte payloads, every ack counted."""
-    create_stream(port)
+    """Pipelined JetStream publishes of ``record_size``-byte payloads, every ack counted.
+
+    The stream must exist (:func:`create_stream`).
+    """
     value = (b"0123456789" * (record_size // 10 + 1))[:record_size]
     chunk = (b"PUB %s %s %d\r\n%s\r\n" % (SUBJECT, INBOX, record_size, value)) * per_chunk
     wire = Wire(

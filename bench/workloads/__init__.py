@@ -7,5 +7,9 @@ from bench.workloads import clients, machine, peers, raw
 
 
 def all_workloads() -> list[Workload]:
-    """The machine's limits first, then Rillet raw, Rillet with clients, then the peers."""
-    return [*machine.WORKLOADS, *raw.WORKLOADS, *clients.WORKLOADS, *peers.WORKLOADS]
+    """The machine's limits, Rillet raw, the peers, then Rillet with clients.
+
+    The peers run right after Rillet's raw ingest so that the two sides of the headline
+    comparison are measured close together on a machine whose load changes.
+    """
+    return [*machine.WORKLOADS, *raw.WORKLOADS, *peers.WORKLOADS, *clients.WORKLOADS]

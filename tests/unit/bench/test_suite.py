@@ -49,3 +49,21 @@ def test_chart_series_take_measured_rows_only() -> None:
     assert data["ingest"] == [("Redis XADD, no persistence", 100.0)]
     assert data["bandwidth"] == []
     assert data["latency"] == [("acks=1 p50", 1.0), ("acks=1 p99", 2.0), ("acks=1 p99.9", 3.0)]
+
+
+def test_best_of_keeps_the_fastest_run_and_reports_progress_across_rounds() -> None:
+    from bench.suite import best_of
+
+    outcomes = iter([{"records": 100, "seconds": 2.0}, {"records": 90, "seconds": 1.0},
+                     {"records": 10, "seconds": 1.0}])
+    heard: list[float] = []
+
+    def run(progress) -> dict:  # type: ignore[no-untyped-def]
+        progress(0.0)
+        progress(1.0)
+        return next(outcomes)
+
+    assert best_of(3, run, heard.append) == {"records": 90, "seconds": 1.0}
+    assert heard[0] > 0
+    assert heard[-1] == 1.0
+    assert heard == sorted(heard)
