@@ -56,6 +56,15 @@ def series(run: Run) -> dict[str, list[tuple[str, float]]]:
     return out
 
 
+def colour(label: str) -> str:
+    """Rillet's bars blue, the machine's limits grey, the peers orange."""
+    if label.startswith("Rillet") or label.startswith("acks"):
+        return "#3b75af"
+    if "(limit)" in label:
+        return "#9a9a9a"
+    return "#e08a2c"
+
+
 def _bars(path: Path, title: str, unit: str, items: list[tuple[str, float]],
           scale: float = 1.0, log: bool = False) -> Path:
     import matplotlib
@@ -66,7 +75,7 @@ def _bars(path: Path, title: str, unit: str, items: list[tuple[str, float]],
     labels = [label for label, _ in items][::-1]
     values = [value / scale for _, value in items][::-1]
     figure, axes = pyplot.subplots(figsize=(7, 0.32 * len(items) + 1.0), dpi=80)
-    bars = axes.barh(labels, values, color="#3b75af")
+    bars = axes.barh(labels, values, color=[colour(label) for label in labels])
     axes.bar_label(bars, labels=[f"{v:,.2f}" if v < 10 else f"{v:,.0f}" for v in values],
                    padding=3, fontsize=8)
     axes.set_title(title, fontsize=10)
