@@ -11,63 +11,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from contextlib import contextmanager
-from collections.abc import Iterator
-from pathlib import Path
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.brokers import local_broker
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def local_broker(settings: dict[str, str] | None = None) -> Iterator[str]:
-    """Start ``rillet broker start`` with the default config on a free port; yield bootstrap."""
-    data = Path(tempfile.mkdtemp(prefix="rillet-bench-"))
-    port = _free_port()
-    args = [
-        sys.executable, "-m", "broker.cli", "broker", "start",
-        "--config", str(ROOT / "configs" / "broker.toml"),
-        "--set", f"listeners=PLAINTEXT://127.0.0.1:{port}",
-        "--set", f"log.dirs={data}",
-        "--set", "metrics.listener=",
-    ]
-    for key, value in (settings or {}).items():
-        args += ["--set", f"{key}={value}"]
-    process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(process.stderr.read().decode() if process.stderr else "")
-                time.sleep(0.05)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        shutil.rmtree(data, ignore_errors=True)
+__all__ = ["local_broker", "produce", "consume", "run"]
 
 
 def produce(bootstrap: str, topic: str, count: int, size: int, acks: str) -> float:

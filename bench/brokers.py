@@ -1,0 +1,145 @@
+"""Start a Rillet broker process for a benchmark: free loopback port, temporary data dir.
+
+``local_broker(settings)`` is the context manager the single-purpose benchmarks use (it
+yields the bootstrap address); :class:`BrokerProcess` is the same with the process id and
+the data directory exposed, for the suite's CPU and disk accounting.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a server's log file, or nothing if there is none."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def wait_for_port(port: int, process: subprocess.Popen, what: str, log: Path,
+                  timeout: float = 30) -> None:
+    """Return once 127.0.0.1:``port`` accepts connections; raise if ``process`` died first.
+
+    The error names the last line of the server's ``log`` first (the reason, usually), then
+    the tail of the log.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = log_tail(log)
+                last = tail.splitlines()[-1] if tail else "no output"
+                raise RuntimeError(f"{what} did not start listening on {port}: {last}\n{tail}")
+            time.sleep(0.05)
+
+
+def start_server(args: list[str], log: Path, **popen: object) -> subprocess.Popen:
+    """Start a server with stdout and stderr going to ``log`` (a pipe nobody reads would
+    fill up and stall the server)."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, **popen)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+class BrokerProcess:
+    """A ``rillet broker start`` process with the default config and ``settings`` on top.
+
+    With ``profile_to``, the broker runs under cProfile and writes its profile there when it
+    stops.
+    """
+
+    def __init__(self, settings: dict[str, str] | None = None, data_root: str | None = None,
+                 profile_to: str | None = None):
+        self.settings = dict(settings or {})
+        self.profile_to = profile_to
+        self.data = Path(tempfile.mkdtemp(prefix="rillet-bench-", dir=data_root))
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def log(self) -> Path:
+        """The broker's output (deleted with its data directory)."""
+        return self.data / "broker.out"
+
+    @property
+    def bootstrap(self) -> str:
+        """host:port to give clients."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        """The broker's process id (it runs in one process)."""
+        assert self.process is not None, "broker not started"
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start the process and wait until it accepts connections."""
+        profiler = ["-m", "cProfile", "-o", self.profile_to] if self.profile_to else []
+        args = [
+            sys.executable, *profiler, "-m", "broker.cli", "broker", "start",
+            "--config", str(ROOT / "configs" / "broker.toml"),
+            "--set", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
+            "--set", f"log.dirs={self.data / 'logs'}",
+            "--set", "metrics.listener=",
+        ]
+        for key, value in self.settings.items():
+            args += ["--set", f"{key}={value}"]
+        self.process = start_server(args, self.log, cwd=ROOT)
+        wait_for_port(self.port, self.process, "broker", self.log)
+
+    def stop(self) -> None:
+        """Stop the process and delete its data."""
+        if self.process is not None:
+            stop_process(self.process)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def __enter__(self) -> BrokerProcess:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def local_broker(settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Start ``rillet broker start`` with the default config on a free port; yield bootstrap."""
+    with BrokerProcess(settings) as broker:
+        yield broker.bootstrap
