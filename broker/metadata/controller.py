@@ -2,19 +2,32 @@
 
 The controller decides; the replica manager hosts.  Every outcome a client can cause is a
 ``TopicError`` carrying the Kafka error code a client understands, with a message naming the
-topic and the reason.  With one node every replica is this broker; assignment across several
-brokers (and the controller lease) comes with the cluster backend.
+topic and the reason.  Replicas are placed on the serving brokers of the ``ClusterView`` (just
+this one without a cluster store), leaders spread round-robin.
+
+``ControllerDuties`` is what the broker holding the controller lease does while it holds it:
+it follows every partition state and broker registration and writes what
+``broker.metadata.election.reconcile`` asks for — a new leader when a leader's broker is gone,
+restarted or shutting down, dead brokers out of ISRs, and, every
+``leader.imbalance.check.interval.seconds``, leadership back to preferred replicas.
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+
+import trio
 
 from client.protocol import ErrorCode
 
+from broker.metadata.election import reconcile
+from broker.metadata.membership import BROKERS_PREFIX, BrokerInfo, ClusterView
 from broker.metadata.records import (
+    PARTITIONS_PREFIX,
+    TOPICS_PREFIX,
     PartitionState,
     TopicRecord,
     create_topic,
@@ -24,8 +37,10 @@ from broker.metadata.records import (
     topic_key,
     update_partition,
 )
-from broker.metadata.store import MetadataStore
+from broker.metadata.store import Change, MetadataError, MetadataStore
 from broker.storage.config import LogConfig
+
+log = logging.getLogger("rillet.controller")
 
 MAX_TOPIC_NAME = 249
 _LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]+$")
@@ -93,16 +108,20 @@ class Controller:
         topic_defaults: LogConfig,
         default_partitions: int,
         default_replication_factor: int,
+        cluster: ClusterView | None = None,
     ) -> None:
         self.store = store
         self.node_id = node_id
         self.topic_defaults = topic_defaults
         self.default_partitions = default_partitions
         self.default_replication_factor = default_replication_factor
+        self.cluster = cluster
 
     def live_brokers(self) -> list[int]:
-        """Node ids that can hold replicas."""
-        return [self.node_id]
+        """Node ids that can hold replicas: the serving brokers of the cluster."""
+        if self.cluster is None or self.cluster.solo:
+            return [self.node_id]
+        return self.cluster.serving()
 
     def plan(self, topic: NewTopic) -> tuple[list[list[int]], dict[str, str]]:
         """Check a topic to create; return its replica assignment and config overrides."""
@@ -157,7 +176,7 @@ class Controller:
                 ErrorCode.INVALID_REPLICATION_FACTOR,
                 f"replication factor {factor} is larger than the {len(brokers)} available brokers",
             )
-        return assign_replicas(brokers, partitions, factor), overrides
+        return assign_replicas(brokers, partitions, factor, start=_spread_start(topic.name)), overrides
 
     async def create(
         self, topic: NewTopic, validate_only: bool = False
@@ -225,7 +244,9 @@ class Controller:
                         f"on brokers {brokers}",
                     )
         else:
-            plan = assign_replicas(brokers, count, factor)[current.partitions :]
+            plan = assign_replicas(brokers, count, factor, start=_spread_start(name))[
+                current.partitions :
+            ]
         if validate_only:
             return None
         for offset, replicas in enumerate(plan):
@@ -277,8 +298,158 @@ class Controller:
                 return record
 
 
-def assign_replicas(brokers: Sequence[int], partitions: int, factor: int) -> list[list[int]]:
-    """Round-robin replica placement: partition i leads on broker i mod n, followers after it."""
+def assign_replicas(
+    brokers: Sequence[int], partitions: int, factor: int, start: int = 0
+) -> list[list[int]]:
+    """Round-robin placement: partition i leads on broker (start + i) mod n, followers after.
+
+    Each broker leads partitions/n of a topic (give or take one) and holds as many follower
+    replicas; ``start`` spreads the first leaders of different topics.
+    """
     ordered = sorted(brokers)
     n = len(ordered)
-    return [[ordered[(i + r) % n] for r in range(factor)] for i in range(partitions)]
+    return [[ordered[(start + i + r) % n] for r in range(factor)] for i in range(partitions)]
+
+
+def _spread_start(name: str) -> int:
+    """A stable per-topic start for placement, so one-partition topics do not all lead on
+    the same broker."""
+    return sum(name.encode())
+
+
+class ControllerDuties:
+    """The active controller's loop (see module docstring); run while holding the lease."""
+
+    def __init__(
+        self,
+        store: MetadataStore,
+        topic_defaults: Callable[[], LogConfig],
+        *,
+        preferred_interval_s: float = 300.0,
+        auto_leader_rebalance: bool = True,
+    ) -> None:
+        self.store = store
+        self.topic_defaults = topic_defaults
+        self.preferred_interval_s = preferred_interval_s
+        self.auto_leader_rebalance = auto_leader_rebalance
+        self.brokers: dict[int, BrokerInfo] = {}
+        self.topics: dict[str, TopicRecord] = {}
+        self.states: dict[tuple[str, int], tuple[PartitionState, int]] = {}
+        self.writes = 0
+        self._dirty = trio.Event()
+
+    def _unclean(self, topic: str) -> bool:
+        record = self.topics.get(topic)
+        overrides = record.configs if record is not None else {}
+        try:
+            return self.topic_defaults().with_overrides(overrides).unclean_leader_election_enable
+        except ValueError:
+            return False
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Reconcile until cancelled (the lease is lost or the broker stops)."""
+        started = False
+        while True:
+            try:
+                async with self.store.watch("") as changes:
+                    revision = await self._load()
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._follow, changes, revision)
+                        if self.auto_leader_rebalance:
+                            nursery.start_soon(self._preferred_timer)
+                        if not started:
+                            started = True
+                            task_status.started()
+                        await self._reconcile_forever()
+            except* MetadataError as group:
+                # WatchLagged included: list again, the state is rebuilt from scratch
+                log.warning("controller: %s; starting over", group.exceptions[0])
+            await trio.sleep(0.2)
+
+    async def _load(self) -> int:
+        brokers, r1 = await self.store.list(BROKERS_PREFIX)
+        topics, r2 = await self.store.list(TOPICS_PREFIX)
+        partitions, r3 = await self.store.list(PARTITIONS_PREFIX)
+        self.brokers = {}
+        for entry in brokers.values():
+            info = BrokerInfo.from_json(entry.value, entry.version)
+            self.brokers[info.node_id] = info
+        self.topics = {
+            r.name: r for r in (TopicRecord.from_json(v.value) for v in topics.values())
+        }
+        self.states = {}
+        for entry in partitions.values():
+            state = PartitionState.from_json(entry.value)
+            self.states[(state.topic, state.partition)] = (state, entry.version)
+        self._dirty.set()
+        return min(r1, r2, r3)
+
+    async def _follow(self, changes: object, revision: int) -> None:
+        async for change in changes:  # type: ignore[attr-defined]
+            if change.version > revision:
+                self._apply(change)
+        raise MetadataError("the controller's watch ended")
+
+    def _apply(self, change: Change) -> None:
+        key = change.key
+        if key.startswith(BROKERS_PREFIX):
+            node_id = int(key[len(BROKERS_PREFIX):])
+            if change.value is None:
+                self.brokers.pop(node_id, None)
+            else:
+                self.brokers[node_id] = BrokerInfo.from_json(change.value, change.version)
+        elif key.startswith(TOPICS_PREFIX):
+            name = key[len(TOPICS_PREFIX):]
+            if change.value is None:
+                self.topics.pop(name, None)
+            else:
+                self.topics[name] = TopicRecord.from_json(change.value)
+        elif key.startswith(PARTITIONS_PREFIX):
+            topic, _, index = key[len(PARTITIONS_PREFIX):].rpartition("/")
+            if change.value is None:
+                self.states.pop((topic, int(index)), None)
+            else:
+                current = self.states.get((topic, int(index)))
+                if current is None or current[1] < change.version:
+                    self.states[(topic, int(index))] = (
+                        PartitionState.from_json(change.value), change.version
+                    )
+        else:
+            return
+        self._dirty.set()
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty = trio.Event()
+            await self.reconcile_all(preferred=False)
+
+    async def _preferred_timer(self) -> None:
+        while True:
+            await trio.sleep(self.preferred_interval_s)
+            await self.reconcile_all(preferred=True)
+
+    async def reconcile_all(self, *, preferred: bool) -> int:
+        """Write every partition state the rules change; how many were written."""
+        written = 0
+        for key, (state, version) in sorted(self.states.items()):
+            if state.topic not in self.topics:
+                continue  # being created or deleted
+            new = reconcile(
+                state,
+                version,
+                self.brokers,
+                unclean=self._unclean(state.topic),
+                preferred=preferred,
+            )
+            if new is None:
+                continue
+            if await update_partition(self.store, new, version):
+                written += 1
+                self.writes += 1
+                log.info(
+                    "%s-%d: leader %d -> %d, epoch %d -> %d, isr %s -> %s",
+                    state.topic, state.partition, state.leader, new.leader,
+                    state.leader_epoch, new.leader_epoch, list(state.isr), list(new.isr),
+                )
+        return written
