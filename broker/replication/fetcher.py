@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import bisect
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import trio
 
@@ -46,6 +47,38 @@ _FENCING = frozenset(
     }
 )
 Epochs = list[tuple[int, int]]  # (epoch, start offset), increasing
+
+
+class LeaderConnection(Protocol):
+    """What a fetcher needs of a connection to a leader (``BrokerConnection`` has it)."""
+
+    async def request(
+        self, api_key: ApiKey, body: dict, *, max_version: int | None = None
+    ) -> dict | None:
+        """Send one request and return the decoded response body."""
+
+    async def aclose(self) -> None:
+        """Close the connection."""
+
+
+# (host, port, leader node id, this node id, request timeout s) -> a connected connection
+Connector = Callable[[str, int, int, int, float], Awaitable[LeaderConnection]]
+
+
+async def open_connection(
+    host: str, port: int, leader: int, node_id: int, timeout_s: float
+) -> LeaderConnection:
+    """A Kafka connection to the leader at ``host:port``, versions negotiated."""
+    connection = BrokerConnection(
+        host,
+        port,
+        node_id=leader,
+        client_id=f"rillet-replica-{node_id}",
+        request_timeout=timeout_s,
+        max_in_flight=1,
+    )
+    await connection.connect()
+    return connection
 
 
 class Truncation(NamedTuple):
@@ -121,8 +154,10 @@ class ReplicaFetchers:
         group_commit: GroupCommit,
         settings: ReplicationSettings,
         nursery: trio.Nursery,
+        connect: Connector = open_connection,
     ) -> None:
         self.node_id = node_id
+        self.connect = connect
         self.cluster = cluster
         self.group_commit = group_commit
         self.settings = settings
@@ -237,16 +272,9 @@ class LeaderFetcher:
             self._done.set()
 
     async def _connected(self, host: str, port: int) -> None:
-        settings = self.owner.settings
-        connection = BrokerConnection(
-            host,
-            port,
-            node_id=self.leader,
-            client_id=f"rillet-replica-{self.owner.node_id}",
-            request_timeout=settings.replica_fetch_wait_max_ms / 1000 + 30,
-            max_in_flight=1,
-        )
-        await connection.connect()
+        timeout_s = self.owner.settings.replica_fetch_wait_max_ms / 1000 + 30
+        connection = await self.owner.connect(host, port, self.leader, self.owner.node_id,
+                                              timeout_s)
         try:
             while True:
                 if not self.followed:
@@ -269,7 +297,7 @@ class LeaderFetcher:
 
     # ------------------------------------------------------------ truncation
 
-    async def _truncate(self, connection: BrokerConnection) -> None:
+    async def _truncate(self, connection: LeaderConnection) -> None:
         now = trio.current_time()
         asking: dict[tuple[str, int], tuple[_Followed, int]] = {}
         for key, item in self.followed.items():
@@ -346,7 +374,7 @@ class LeaderFetcher:
 
     # ------------------------------------------------------------ fetching
 
-    async def _fetch(self, connection: BrokerConnection) -> bool:
+    async def _fetch(self, connection: LeaderConnection) -> bool:
         """One fetch of every ready partition; False when none was ready."""
         now = trio.current_time()
         settings = self.owner.settings

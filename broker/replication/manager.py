@@ -28,7 +28,7 @@ from broker.metadata.records import PartitionState, TopicRecord, update_partitio
 from broker.metadata.store import MetadataError, MetadataStore
 from broker.metrics import LogMetrics
 from broker.replication.durability import GroupCommit
-from broker.replication.fetcher import ReplicaFetchers
+from broker.replication.fetcher import Connector, ReplicaFetchers, open_connection
 from broker.replication.partition import Partition, now_ms
 from broker.replication.settings import ReplicationSettings
 from broker.storage.config import LogConfig
@@ -87,18 +87,19 @@ class ReplicaManager:
         cluster: ClusterView,
         nursery: trio.Nursery,
         settings: ReplicationSettings,
+        connect: Connector = open_connection,
     ) -> None:
         """Replicate through ``store``: lead and follow as its partition states say.
 
         Called once, before any topic is applied; starts the fetchers' home and the ISR timer
-        in ``nursery``.
+        in ``nursery``.  ``connect`` opens connections to leaders (tests pass their own).
         """
         self.store = store
         self.cluster = cluster
         self.settings = settings
         self._nursery = nursery
         self.fetchers = ReplicaFetchers(
-            self.node_id, cluster, self.group_commit, settings, nursery
+            self.node_id, cluster, self.group_commit, settings, nursery, connect
         )
         self.group_commit.listeners.append(self._on_flushed)
         nursery.start_soon(self._isr_timer)
