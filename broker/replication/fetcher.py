@@ -358,6 +358,8 @@ class LeaderFetcher:
                 decision.offset, self.leader, item.epoch,
             )
             log_.truncate_to(decision.offset)
+        # An epoch this broker began as leader without writing a record ends here too.
+        log_.epochs.truncate_from_end(decision.offset)
         item.ask_epoch = decision.next_epoch
         item.truncated = decision.next_epoch is None
 
