@@ -267,6 +267,9 @@ class LeaderFetcher:
                         await self._connected(*endpoint)
                     except (KafkaError, OSError, StorageError) as exc:
                         log.info("fetching from broker %d: %s", self.leader, exc)
+                    except Exception:
+                        # A fetcher must not take the broker down; it starts over.
+                        log.exception("fetcher for broker %d failed", self.leader)
                     await trio.sleep(self._backoff_s)
         finally:
             self._done.set()
