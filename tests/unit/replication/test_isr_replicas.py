@@ -33,6 +33,7 @@ from broker.metadata.membership import BrokerInfo, ClusterView
 from broker.metadata.memory import MemoryMetadataStore
 from broker.metadata.records import (
     PARTITIONS_PREFIX,
+    partition_key,
     PartitionState,
     TopicRecord,
     create_topic,
@@ -119,8 +120,10 @@ class Loopback:
 class Cluster:
     """Three nodes, a store, and the task applying its partition states."""
 
-    def __init__(self, directory: Path, nursery: trio.Nursery) -> None:
-        self.store = MemoryMetadataStore()
+    def __init__(
+        self, directory: Path, nursery: trio.Nursery, store: MemoryMetadataStore | None = None
+    ) -> None:
+        self.store = store or MemoryMetadataStore()
         self.view = ClusterView(0)
         self.view.brokers = {n: BrokerInfo(n, "127.0.0.1", 9000 + n) for n in (1, 2, 3)}
         self.nodes = {n: Node(n, directory, self.view) for n in (1, 2, 3)}
@@ -312,4 +315,43 @@ async def test_a_follower_truncates_records_the_new_leader_never_had(tmp_path: P
         await wait_for(lambda: cluster.nodes[2].log_bytes() == leader.log_bytes())
         assert lost.log_end_offset == 2
         assert state.leader == 1
+        nursery.cancel_scope.cancel()
+
+
+class RacingStore(MemoryMetadataStore):
+    """A store where, once armed, someone else rewrites the partition just before a CAS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.refused = 0
+
+    async def compare_and_set(self, key: str, expected_version: int, new: Any) -> bool:
+        if self.armed and key == partition_key(TOPIC, 0):
+            self.armed = False
+            current = await self.get(key)
+            assert current is not None
+            await super().compare_and_set(key, current.version, dict(current.value))
+        written = await super().compare_and_set(key, expected_version, new)
+        if not written:
+            self.refused += 1
+        return written
+
+
+async def test_an_isr_write_that_loses_a_race_is_retried_on_the_new_state(tmp_path: Path) -> None:
+    store = RacingStore()
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery, store)
+        await cluster.start()
+        assert (await produce_to(cluster.nodes[1], b"1"))["error_code"] == ErrorCode.NONE
+        store.armed = True
+        await cluster.stop_node(3)
+        with trio.fail_after(5):
+            while (await cluster.stored()).isr != (1, 2):
+                await trio.sleep(0.05)
+        assert store.refused == 1, "the first write met a newer version and changed nothing"
+        partition = cluster.nodes[1].replicas.get(TOPIC, 0)
+        assert partition is not None and partition.leader_state is not None
+        await wait_for(lambda: partition.isr == (1, 2))
+        assert partition.leader_state.pending_isr is None
         nursery.cancel_scope.cancel()
