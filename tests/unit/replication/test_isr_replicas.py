@@ -138,7 +138,7 @@ class Cluster:
             raise OSError(f"broker {leader} is down")
         return Loopback(self.nodes[leader])
 
-    async def start(self, leader: int = 1) -> None:
+    async def start(self, leader: int = 1, registered: bool = True) -> None:
         for node in self.nodes.values():
             node.replicas.attach_cluster(self.store, self.view, self.nursery, SETTINGS,
                                          self.connect)
@@ -148,7 +148,8 @@ class Cluster:
         watch = self.store.watch(PARTITIONS_PREFIX)
         states = await list_partitions(self.store, TOPIC)
         for node in self.nodes.values():
-            node.replicas.registered(0)
+            if registered:
+                node.replicas.registered(0)
             node.replicas.apply_topic(
                 self.record, [s for s, _ in states.values()], {i: v for i, (_, v) in states.items()}
             )
@@ -354,4 +355,31 @@ async def test_an_isr_write_that_loses_a_race_is_retried_on_the_new_state(tmp_pa
         assert partition is not None and partition.leader_state is not None
         await wait_for(lambda: partition.isr == (1, 2))
         assert partition.leader_state.pending_isr is None
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_leadership_from_before_registration_is_not_taken_up(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start(registered=False)
+        leader = cluster.nodes[1]
+        partition = leader.replicas.get(TOPIC, 0)
+        assert partition is not None and not partition.is_leader, "not registered yet"
+        assert (await produce_to(leader, b"x"))["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+        # This process registered after the state was written: a previous life's leadership.
+        for node in cluster.nodes.values():
+            node.replicas.registered(cluster.store.revision)
+        assert not partition.is_leader
+        assert (await produce_to(leader, b"x"))["error_code"] == ErrorCode.NOT_LEADER_OR_FOLLOWER
+        # The controller elects it again in a new epoch: now it leads, and followers follow.
+        found = await get_partition(cluster.store, TOPIC, 0)
+        assert found is not None
+        state, version = found
+        await cluster.store.compare_and_set(
+            partition_key(TOPIC, 0), version,
+            PartitionState(TOPIC, 0, state.replicas, 1, state.leader_epoch + 1, state.isr).to_json(),
+        )
+        await wait_for(lambda: partition.is_leader)
+        entry = await produce_to(leader, b"y")
+        assert entry["error_code"] == ErrorCode.NONE and entry["base_offset"] == 0
         nursery.cancel_scope.cancel()
