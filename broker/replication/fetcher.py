@@ -39,6 +39,8 @@ log = logging.getLogger("rillet.fetcher")
 
 FETCH_MAX_VERSION = 12
 FETCH_MAX_BYTES = 64 * 1024 * 1024
+# Beyond the long-poll: a leader that stops answering (a paused process) is given up on.
+REQUEST_TIMEOUT_S = 10.0
 _FENCING = frozenset(
     {
         ErrorCode.FENCED_LEADER_EPOCH,
@@ -275,7 +277,7 @@ class LeaderFetcher:
             self._done.set()
 
     async def _connected(self, host: str, port: int) -> None:
-        timeout_s = self.owner.settings.replica_fetch_wait_max_ms / 1000 + 30
+        timeout_s = self.owner.settings.replica_fetch_wait_max_ms / 1000 + REQUEST_TIMEOUT_S
         connection = await self.owner.connect(host, port, self.leader, self.owner.node_id,
                                               timeout_s)
         try:
