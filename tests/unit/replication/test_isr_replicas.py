@@ -63,9 +63,13 @@ HANDLERS: dict[int, Callable[..., Any]] = {
 class Node:
     """One simulated broker: logs, replica manager and the handlers' state."""
 
-    def __init__(self, node_id: int, directory: Path, cluster: ClusterView) -> None:
+    def __init__(
+        self, node_id: int, directory: Path, cluster: ClusterView, write_caching: bool = False
+    ) -> None:
         self.node_id = node_id
-        defaults = LogConfig().with_overrides({"min.insync.replicas": 2})
+        defaults = LogConfig().with_overrides(
+            {"min.insync.replicas": 2, "write.caching": str(write_caching).lower()}
+        )
         self.logs = LogManager(str(directory / f"node{node_id}"), defaults, broker_id=node_id)
         self.replicas = ReplicaManager(node_id, self.logs, defaults)
         self.cluster = cluster
@@ -121,12 +125,16 @@ class Cluster:
     """Three nodes, a store, and the task applying its partition states."""
 
     def __init__(
-        self, directory: Path, nursery: trio.Nursery, store: MemoryMetadataStore | None = None
+        self,
+        directory: Path,
+        nursery: trio.Nursery,
+        store: MemoryMetadataStore | None = None,
+        write_caching: bool = False,
     ) -> None:
         self.store = store or MemoryMetadataStore()
         self.view = ClusterView(0)
         self.view.brokers = {n: BrokerInfo(n, "127.0.0.1", 9000 + n) for n in (1, 2, 3)}
-        self.nodes = {n: Node(n, directory, self.view) for n in (1, 2, 3)}
+        self.nodes = {n: Node(n, directory, self.view, write_caching) for n in (1, 2, 3)}
         self.nursery = nursery
         self.record: TopicRecord | None = None
         for node in self.nodes.values():
@@ -382,4 +390,19 @@ async def test_a_leadership_from_before_registration_is_not_taken_up(tmp_path: P
         await wait_for(lambda: partition.is_leader)
         entry = await produce_to(leader, b"y")
         assert entry["error_code"] == ErrorCode.NONE and entry["base_offset"] == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_write_caching_commits_without_waiting_for_fsync(tmp_path: Path) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery, write_caching=True)
+        await cluster.start()
+        entry = await produce_to(cluster.nodes[1], b"a", b"b")
+        assert entry["error_code"] == ErrorCode.NONE
+        for node in cluster.nodes.values():
+            log = node.logs.get_log(TOPIC, 0)
+            assert log is not None
+            assert log.recovery_point == 0, "page-cache writes only"
+        followers = [cluster.nodes[n].logs.get_log(TOPIC, 0) for n in (2, 3)]
+        assert all(log is not None and log.log_end_offset == 2 for log in followers)
         nursery.cancel_scope.cancel()
