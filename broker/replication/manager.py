@@ -158,8 +158,10 @@ class ReplicaManager:
                 partition.request_flush = self.group_commit.request
             if self.metrics is not None:
                 self.metrics.partition_opened(record.name, state.partition, log_.size)
-        elif self.clustered and version and version < partition.version:
-            return  # an older state than the one applied (a listing raced the watch)
+        elif self.clustered and version < partition.version:
+            # An older state than the one applied (a listing raced the watch), or one without
+            # a version, which says nothing about when it was written.
+            return
         if self.clustered:
             self._transition(partition, state, version)
         else:
