@@ -254,6 +254,7 @@ class LeaderFetcher:
 
     async def run(self) -> None:
         """Connect, fetch, reconnect after failures; until stopped."""
+        last_failure = ""
         try:
             with self._scope:
                 while True:
@@ -268,7 +269,10 @@ class LeaderFetcher:
                     try:
                         await self._connected(*endpoint)
                     except (KafkaError, OSError, StorageError) as exc:
-                        log.info("fetching from broker %d: %s", self.leader, exc)
+                        # Said once per kind of failure, not once per retry.
+                        level = logging.DEBUG if str(exc) == last_failure else logging.INFO
+                        last_failure = str(exc)
+                        log.log(level, "fetching from broker %d: %s", self.leader, exc)
                     except Exception:
                         # A fetcher must not take the broker down; it starts over.
                         log.exception("fetcher for broker %d failed", self.leader)
