@@ -137,10 +137,16 @@ def test_leaders_spread_evenly_and_every_broker_agrees(cluster: Cluster) -> None
     answers = [cluster.metadata(node, []) for node in NODES]
     assert {a["controller_id"] for a in answers} <= set(NODES)
     assert len({a["controller_id"] for a in answers}) == 1
+    expected = sorted((node, cluster.brokers[node].port) for node in NODES)
     for answer in answers:
-        assert sorted((b["node_id"], b["port"]) for b in answer["brokers"]) == sorted(
-            (node, cluster.brokers[node].port) for node in NODES
-        )
+        assert sorted((b["node_id"], b["port"]) for b in answer["brokers"]) == expected
+    for node in NODES:
+        with WireClient(cluster.brokers[node].port) as client:
+            described = client.request(
+                ApiKey.DESCRIBE_CLUSTER, 0, {"include_cluster_authorized_operations": False}
+            )
+        assert described["controller_id"] == answers[0]["controller_id"]
+        assert sorted((b["broker_id"], b["port"]) for b in described["brokers"]) == expected
 
 
 def test_a_killed_leader_is_replaced_from_the_isr_with_a_higher_epoch(cluster: Cluster) -> None:
