@@ -8,7 +8,9 @@ clients get the same settings: linger 5 ms, ~1 MB batches, the same acks, idempo
 ``--idempotent`` says. The SDK is measured three ways: the async producer calling
 ``send_nowait`` per record (``await send`` only when the buffer is full), the async
 producer awaiting ``send`` per record, and the blocking producer of ``client.sync``.
-Printed: records/s per client and each SDK figure as a ratio of confluent-kafka's.
+Then both consumers read one of those topics from offset 0, taking turns each round
+(``--no-consume`` leaves this out). Printed: records/s per client and each SDK figure as a
+ratio of confluent-kafka's.
 
 The broker, the clients and librdkafka's threads share the machine's cores, so the figures
 describe the whole system.
@@ -27,6 +29,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 import client.sync
 from bench.broker_bench import local_broker
+from bench.kafka_clients import confluent_consume, sdk_consume
 from client import Producer
 from client.accumulator import RecordFuture
 
@@ -143,8 +146,9 @@ def sdk_sync(bootstrap: str, topic: str, count: int, value: bytes, acks: str,
 
 
 def run(bootstrap: str, count: int, size: int, acks: str, idempotent: bool, partitions: int,
-        rounds: int) -> list[tuple[str, float]]:
-    """Best records/s of each client over ``rounds`` rounds, in one list of (name, rate)."""
+        rounds: int, consume: bool = True) -> list[tuple[str, float]]:
+    """Best records/s of each client over ``rounds`` rounds, in one list of (name, rate):
+    the producers, then (``consume``) the consumers, each group led by confluent-kafka."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     value = b"v" * size
     clients: list[tuple[str, Callable[[str], float]]] = [
@@ -157,13 +161,31 @@ def run(bootstrap: str, count: int, size: int, acks: str, idempotent: bool, part
         ("sdk sync send()", lambda t: sdk_sync(bootstrap, t, count, value, acks, idempotent)),
     ]
     best: dict[str, float] = {}
+    topic = ""
     for _ in range(rounds):
         for name, produce in clients:
             topic = "sdk-bench-" + uuid.uuid4().hex[:8]
             admin.create_topics([NewTopic(topic, partitions, 1)])[topic].result(30)
             rate = count / produce(topic)
             best[name] = max(best.get(name, 0.0), rate)
-    return [(name, best[name]) for name, _ in clients]
+    rows = [(name, best[name]) for name, _ in clients]
+    if consume:
+        rows += _consumers(bootstrap, topic, count, size, partitions, rounds)
+    return rows
+
+
+def _consumers(bootstrap: str, topic: str, count: int, size: int, partitions: int,
+               rounds: int) -> list[tuple[str, float]]:
+    """Best records/s of confluent-kafka's and the SDK's consumer reading ``topic`` from
+    offset 0, taking turns so that both see the same load on the machine."""
+    readers = [("confluent-kafka consume()", confluent_consume),
+               ("sdk async poll()", sdk_consume)]
+    best: dict[str, float] = {}
+    for _ in range(rounds):
+        for name, read in readers:
+            out = read(bootstrap, topic, count, size, partitions)
+            best[name] = max(best.get(name, 0.0), out["records"] / out["seconds"])
+    return [(name, best[name]) for name, _ in readers]
 
 
 def main() -> None:
@@ -175,23 +197,28 @@ def main() -> None:
     parser.add_argument("--idempotent", action="store_true", help="idempotence on in both")
     parser.add_argument("--partitions", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--no-consume", dest="consume", action="store_false",
+                        help="measure the producers only")
     args = parser.parse_args()
     if args.idempotent and args.acks != "all":
         parser.error("--idempotent needs --acks all")
-    settings = (args.records, args.size, args.acks, args.idempotent, args.partitions, args.rounds)
+    settings = (args.records, args.size, args.acks, args.idempotent, args.partitions, args.rounds,
+                args.consume)
     if args.bootstrap:
         rows = run(args.bootstrap, *settings)
     else:
         with local_broker() as bootstrap:
             rows = run(bootstrap, *settings)
-    baseline = rows[0][1]
     print(
         f"{args.records:,} records x {args.size} B, {args.partitions} partition(s), "
         f"acks={args.acks}, idempotence {'on' if args.idempotent else 'off'}, "
         f"linger {LINGER_MS} ms, {BATCH_BYTES:,} B batches"
     )
     width = max(len(name) for name, _ in rows)
+    baseline = rows[0][1]
     for name, rate in rows:
+        if name.startswith("confluent-kafka"):
+            baseline = rate  # each group's ratios are to the confluent-kafka row leading it
         print(f"{name:<{width}}  {rate:>12,.0f} records/s  {rate / baseline:5.2f}x confluent-kafka")
 
 

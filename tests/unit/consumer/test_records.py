@@ -3,6 +3,8 @@ transactions."""
 
 from __future__ import annotations
 
+import gc
+
 import crc32c
 import pytest
 from hypothesis import given
@@ -43,6 +45,24 @@ def test_records_carry_partition_offsets_timestamps_and_epoch() -> None:
     assert [r.offset for r in records] == [10, 11, 12]
     assert records[2].headers == [("x", None)]
     assert (fetched.position, fetched.position_epoch) == (13, 4)
+
+
+def test_decoding_leaves_the_collector_as_it_found_it() -> None:
+    assert gc.isenabled()
+    take_all(FetchedPartition("t", 0, batch(0, 3), 0))
+    assert gc.isenabled()
+    bad = bytearray(batch(0, 2, compression=Compression.GZIP))
+    bad[-6] ^= 0xFF  # only decoding can tell: the CRC is right
+    bad[CRC_OFFSET:CRC_START] = crc32c.crc32c(bytes(bad[CRC_START:])).to_bytes(4, "big")
+    with pytest.raises(RecordsError):
+        FetchedPartition("t", 0, bytes(bad), 0).take(10)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        take_all(FetchedPartition("t", 0, batch(0, 3), 0))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 @given(st.integers(0, 12), st.sampled_from([Compression.NONE, Compression.LZ4, Compression.GZIP]))
