@@ -291,6 +291,61 @@ class BrokerConfig:
         "Cluster metadata backend: local (in the first log dir) or etcd://host:port/prefix.",
         _check_metadata_store,
     )
+    broker_session_timeout_ms: int = _key(
+        "broker.session.timeout.ms",
+        6000,
+        "Cluster mode: TTL of this broker's registration lease; a broker silent this long "
+        "is gone and its leaderships move.",
+        _at_least(2000),
+    )
+    replica_lag_time_max_ms: int = _key(
+        "replica.lag.time.max.ms",
+        10000,
+        "A follower that has not caught up with the leader for this long leaves the ISR.",
+        _at_least(1),
+    )
+    replica_fetch_wait_max_ms: int = _key(
+        "replica.fetch.wait.max.ms",
+        500,
+        "How long a follower's fetch waits at the leader for new records.",
+        _at_least(0),
+    )
+    replica_fetch_max_bytes: int = _key(
+        "replica.fetch.max.bytes",
+        1048576,
+        "Bytes a follower fetches per partition in one request.",
+        _at_least(1),
+    )
+    controlled_shutdown_enable: bool = _key(
+        "controlled.shutdown.enable",
+        True,
+        "Cluster mode: on SIGTERM, move this broker's leaderships to other in-sync replicas "
+        "before stopping.",
+    )
+    controlled_shutdown_timeout_ms: int = _key(
+        "controlled.shutdown.timeout.ms",
+        15000,
+        "How long a controlled shutdown waits for its leaderships to move.",
+        _at_least(0),
+    )
+    auto_leader_rebalance_enable: bool = _key(
+        "auto.leader.rebalance.enable",
+        True,
+        "The controller moves leadership back to a partition's preferred replica once it is "
+        "in sync again.",
+    )
+    leader_imbalance_check_interval_seconds: int = _key(
+        "leader.imbalance.check.interval.seconds",
+        300,
+        "How often the controller runs preferred-leader election.",
+        _at_least(1),
+    )
+    unclean_leader_election_enable: bool = _key(
+        "unclean.leader.election.enable",
+        False,
+        "Elect a replica outside the ISR when no in-sync replica is alive (may lose "
+        "acknowledged records); also a topic config.",
+    )
     metrics_listener: str = _key(
         "metrics.listener",
         "",
@@ -358,6 +413,7 @@ class BrokerConfig:
             "write.caching": self.write_caching,
             "max.message.bytes": self.message_max_bytes,
             "min.insync.replicas": self.min_insync_replicas,
+            "unclean.leader.election.enable": self.unclean_leader_election_enable,
         }
 
 
