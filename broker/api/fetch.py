@@ -7,6 +7,12 @@ whole batch.  When less than ``min_bytes`` is ready the request waits up to ``ma
 for an append to any of its partitions — woken by the append, never by polling.  Fetch
 sessions are not kept: the answer carries session id 0, which tells clients to send full
 fetch requests.
+
+A fetch with ``replica_id`` >= 0 comes from a follower: it is accepted only from a live
+registered broker (UNKNOWN_SERVER_ERROR per partition otherwise, and nothing moves), reads up
+to the log end offset instead of the high watermark, and its fetch offset is that follower's
+progress — which may move the high watermark (waking acks=all produces) and bring the follower
+back into the ISR.
 """
 
 from __future__ import annotations
@@ -27,6 +33,13 @@ Body = dict[str, Any]
 _HEADER = struct.Struct(">qi")  # baseOffset, batchLength
 _LAST_OFFSET_DELTA = struct.Struct(">i")
 READ_COMMITTED = 1
+CONSUMER_REPLICA_ID = -1
+
+
+def replica_allowed(state: BrokerState, replica_id: int) -> bool:
+    """Whether a request made as replica ``replica_id`` comes from a live registered broker."""
+    cluster = state.replicas.cluster
+    return cluster is not None and replica_id != state.node_id and replica_id in cluster.live()
 
 
 def _partition_error(index: int, code: ErrorCode, partition: Partition | None = None) -> Body:
@@ -66,6 +79,10 @@ class FetchPlan:
         self.version = version
         self.max_bytes = body.get("max_bytes", 0x7FFFFFFF)
         self.isolation_level = body.get("isolation_level", 0)
+        self.replica_id = body.get("replica_id", CONSUMER_REPLICA_ID)
+        self.from_replica = self.replica_id >= 0
+        self.replica_allowed = self.from_replica and replica_allowed(state, self.replica_id)
+        self.first_read = True
         self.topics: list[tuple[str, list[tuple[Body, Partition | None]]]] = []
         for topic in body["topics"]:
             name = topic["topic"]
@@ -85,10 +102,13 @@ class FetchPlan:
         erred = False
         responses = []
         metrics = self.state.metrics.log if self.state.metrics is not None else None
+        if self.from_replica:
+            metrics = None
+        first_read, self.first_read = self.first_read, False
         for name, parts in self.topics:
             entries = []
             for request, partition in parts:
-                entry = self._read_partition(request, partition, budget, first_data)
+                entry = self._read_partition(request, partition, budget, first_data, first_read)
                 records = entry["records"]
                 if records:
                     first_data = False
@@ -109,9 +129,16 @@ class FetchPlan:
         return body, total, erred
 
     def _read_partition(
-        self, request: Body, partition: Partition | None, budget: int, first_data: bool
+        self,
+        request: Body,
+        partition: Partition | None,
+        budget: int,
+        first_data: bool,
+        first_read: bool,
     ) -> Body:
         index = request["partition"]
+        if self.from_replica and not self.replica_allowed:
+            return _partition_error(index, ErrorCode.UNKNOWN_SERVER_ERROR)
         if partition is None:
             return _partition_error(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         if not partition.is_leader:
@@ -124,7 +151,13 @@ class FetchPlan:
                 else ErrorCode.UNKNOWN_LEADER_EPOCH
             )
             return _partition_error(index, code, partition)
+        if self.from_replica and first_read:
+            # The fetch offset is the follower's (durable) log end: its progress.
+            offset = request["fetch_offset"]
+            if partition.log.log_start_offset <= offset <= partition.log.log_end_offset:
+                self.state.replicas.follower_fetched(partition, self.replica_id, offset)
         high_watermark = partition.high_watermark
+        max_offset = None if self.from_replica else high_watermark
         limit = min(request["partition_max_bytes"], budget)
         data = b""
         if limit > 0 or first_data:
@@ -132,7 +165,7 @@ class FetchPlan:
                 result = partition.log.read(
                     request["fetch_offset"],
                     max(limit, 1),
-                    max_offset=high_watermark,
+                    max_offset=max_offset,
                     min_one_batch=first_data,
                 )
             except OffsetOutOfRangeError:

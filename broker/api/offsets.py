@@ -1,4 +1,10 @@
-"""ListOffsets, OffsetForLeaderEpoch and DeleteRecords: positions in a partition's log."""
+"""ListOffsets, OffsetForLeaderEpoch and DeleteRecords: positions in a partition's log.
+
+Consumers see offsets up to the high watermark only; a replica (``replica_id`` >= 0, accepted
+from live registered brokers only) sees up to the log end offset.  OffsetForLeaderEpoch from a
+follower is fenced strictly by its current leader epoch: a follower with an older epoch gets
+FENCED_LEADER_EPOCH and must wait for the newer state.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from typing import Any
 
 from client.protocol import ErrorCode, RequestHeader
 
+from broker.api.fetch import replica_allowed
 from broker.api.state import state_of
 from broker.replication.partition import Partition
 from broker.server.context import RequestContext
@@ -44,6 +51,7 @@ async def handle_list_offsets(ctx: RequestContext, header: RequestHeader, body: 
     """Earliest, latest, max-timestamp or by-timestamp offsets per partition."""
     state = state_of(ctx)
     replica_id = body.get("replica_id", CONSUMER_REPLICA_ID)
+    refused = replica_id >= 0 and not replica_allowed(state, replica_id)
     topics = []
     for topic in body["topics"]:
         name = topic["name"]
@@ -52,7 +60,9 @@ async def handle_list_offsets(ctx: RequestContext, header: RequestHeader, body: 
             index = request["partition_index"]
             entry: Body = {"partition_index": index, "error_code": ErrorCode.NONE}
             partition = state.replicas.get(name, index)
-            if partition is None:
+            if refused:
+                entry["error_code"] = ErrorCode.UNKNOWN_SERVER_ERROR
+            elif partition is None:
                 entry["error_code"] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             elif not partition.is_leader:
                 entry["error_code"] = ErrorCode.NOT_LEADER_OR_FOLLOWER
@@ -75,6 +85,7 @@ async def handle_offset_for_leader_epoch(
     epoch is only refused when it is ahead of ours: librdkafka sends 0 when it knows none.
     """
     state = state_of(ctx)
+    from_replica = body.get("replica_id", CONSUMER_REPLICA_ID) >= 0
     topics = []
     for topic in body["topics"]:
         name = topic["topic"]
@@ -90,6 +101,8 @@ async def handle_offset_for_leader_epoch(
                 entry["error_code"] = ErrorCode.NOT_LEADER_OR_FOLLOWER
             elif current > partition.leader_epoch:
                 entry["error_code"] = ErrorCode.UNKNOWN_LEADER_EPOCH
+            elif from_replica and current != -1 and current < partition.leader_epoch:
+                entry["error_code"] = ErrorCode.FENCED_LEADER_EPOCH
             else:
                 epoch, end_offset = partition.log.end_offset_for_epoch(request["leader_epoch"])
                 entry.update(leader_epoch=epoch, end_offset=end_offset)

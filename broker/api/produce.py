@@ -2,7 +2,12 @@
 
 ``acks=0`` gets no response at all; ``acks=1`` is answered once the batches are in the page
 cache; ``acks=-1`` (all) once they are fsynced — group-committed, so one fsync serves every
-request that arrived meanwhile — unless the topic sets ``write.caching=true``.  Appends of one
+request that arrived meanwhile — unless the topic sets ``write.caching=true``.  In a cluster
+``acks=-1`` first needs ``min.insync.replicas`` in the ISR (NOT_ENOUGH_REPLICAS, nothing
+appended), then waits until the high watermark passes the batches — woken by the followers'
+fetches, never polling — or ``timeout_ms`` (REQUEST_TIMED_OUT); an ISR that shrinks below
+``min.insync.replicas`` meanwhile gives NOT_ENOUGH_REPLICAS_AFTER_APPEND, a leadership that
+moves gives NOT_LEADER_OR_FOLLOWER.  Appends of one
 connection happen in request order even though requests are handled concurrently.  The
 records of a request are never decoded: storage validates and appends them as bytes.
 """
@@ -18,7 +23,12 @@ import trio
 from client.protocol import ErrorCode, RequestHeader
 
 from broker.api.state import BrokerState, state_of
-from broker.replication.partition import NotEnoughReplicasError, NotLeaderError, Partition
+from broker.replication.partition import (
+    CommitState,
+    NotEnoughReplicasError,
+    NotLeaderError,
+    Partition,
+)
 from broker.server.context import RequestContext
 from broker.storage.errors import (
     InvalidRecordsError,
@@ -112,6 +122,7 @@ async def handle_produce(ctx: RequestContext, header: RequestHeader, body: Body)
     acks = body["acks"]
     responses = []
     durable: list[tuple[Partition, int, Body]] = []
+    replicated: list[tuple[Partition, int, int, Body]] = []
     async with ctx.ordered():
         for topic in body["topic_data"]:
             name = topic["name"]
@@ -121,11 +132,17 @@ async def handle_produce(ctx: RequestContext, header: RequestHeader, body: Body)
                     state, name, data, acks, header.api_version
                 )
                 entries.append(entry)
-                if partition is not None and acks == -1 and not partition.log.config.write_caching:
+                if partition is None or acks != -1:
+                    continue
+                if partition.leader_state is not None:
+                    replicated.append((partition, end, partition.leader_epoch, entry))
+                elif not partition.log.config.write_caching:
                     durable.append((partition, end, entry))
             responses.append({"name": name, "partition_responses": entries})
     if durable:
         await _wait_durable(state, durable, body["timeout_ms"])
+    if replicated:
+        await _wait_replicated(replicated, body["timeout_ms"])
     if acks == 0:
         return None
     return {"responses": responses, "throttle_time_ms": 0}
@@ -153,3 +170,44 @@ async def _wait_durable(
     for i, (_, _, entry) in enumerate(durable):
         if i not in done:
             entry.update(error_code=ErrorCode.REQUEST_TIMED_OUT, base_offset=-1)
+
+
+_COMMIT_ERRORS = {
+    CommitState.NOT_LEADER: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+    CommitState.NOT_ENOUGH_REPLICAS: ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+}
+
+
+async def _wait_replicated(
+    waiting: list[tuple[Partition, int, int, Body]], timeout_ms: int
+) -> None:
+    """Wait until each partition's high watermark passes its batches; mark failures.
+
+    One event per round is registered with every partition still waiting: whichever moves
+    first wakes the request, which looks at all of them again.
+    """
+    deadline = trio.current_time() + max(timeout_ms, 0) / 1000
+    pending = waiting
+    while True:
+        still = []
+        for item in pending:
+            partition, end, epoch, entry = item
+            outcome = partition.commit_state(end, epoch)
+            if outcome is CommitState.WAITING:
+                still.append(item)
+            elif outcome is not CommitState.COMMITTED:
+                entry.update(error_code=_COMMIT_ERRORS[outcome], base_offset=-1)
+        pending = still
+        if not pending or trio.current_time() >= deadline:
+            break
+        woken = trio.Event()
+        for partition, _, _, _ in pending:
+            partition.commit_waiters.add(woken)
+        try:
+            with trio.move_on_at(deadline):
+                await woken.wait()
+        finally:
+            for partition, _, _, _ in pending:
+                partition.commit_waiters.discard(woken)
+    for _, _, _, entry in pending:
+        entry.update(error_code=ErrorCode.REQUEST_TIMED_OUT, base_offset=-1)

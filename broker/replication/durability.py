@@ -5,11 +5,16 @@ log and the offset they need durable; the committer task takes every log with wa
 them all in one worker-thread call, advances their recovery points, and wakes everyone whose
 offset is now covered.  Requests that arrive while a round runs wait for the next one, so one
 fsync serves all of them — the cost of durability is paid per round, not per request.
+
+Replication asks without waiting (``request``): a leader's high watermark counts only its
+fsynced records, so every append asks for a round, and ``listeners`` hear which logs a round
+made durable.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 
 import trio
 
@@ -27,6 +32,21 @@ class GroupCommit:
         self._round_done = trio.Event()
         self.rounds = 0
         self.failure: BaseException | None = None
+        self.listeners: list[Callable[[list[Log]], None]] = []
+
+    def request(self, log_: Log, offset: int) -> None:
+        """Ask for ``log_`` to be fsynced up to ``offset`` in the next round, without waiting."""
+        if log_.recovery_point < offset:
+            self._pending[log_] = max(self._pending.get(log_, 0), offset)
+            self._work.set()
+
+    async def wait_all_durable(self, targets: Iterable[tuple[Log, int]]) -> None:
+        """``wait_durable`` for several logs at once: they share rounds."""
+        targets = list(targets)
+        for log_, offset in targets:
+            self.request(log_, offset)
+        for log_, offset in targets:
+            await self.wait_durable(log_, offset)
 
     async def wait_durable(self, log_: Log, offset: int) -> None:
         """Return once every record of ``log_`` below ``offset`` is fsynced.
@@ -61,6 +81,10 @@ class GroupCommit:
                 for log_, task in tasks:
                     log_.complete_flush(task)
                 self.failure = None
+                if tasks:
+                    flushed = [log_ for log_, _ in tasks]
+                    for listener in self.listeners:
+                        listener(flushed)
             except OSError as exc:
                 log.error("fsync failed: %s", exc)
                 self.failure = exc

@@ -2,20 +2,27 @@
 
 The produce path runs through here: ``api.produce`` → ``Partition.append`` →
 ``storage.Log.append_as_leader``.  The partition owns the high watermark (the log only stores
-it for checkpoints): with this broker as the only in-sync replica it moves with the log end
-offset; replication moves it by the followers' progress.
+it for checkpoints).  With the local metadata store the broker is the only replica and the
+watermark moves with the log end offset.  In a cluster the leader keeps a ``LeaderState``
+(follower progress, ISR) and the watermark is the smallest log end offset of the ISR, counting
+the leader's own records once fsynced (``write.caching=false``, the default) or once written.
 
-Fetch long-polls wait on ``Partition.data_waiters``: an append sets every waiting event, so a
-consumer is woken by data, never by polling.
+Waiters are events, set by whoever changes what they wait for, never polled:
+``data_waiters`` (fetch long-polls) are woken by appends and watermark moves;
+``commit_waiters`` (acks=all produces and coordinator writes) by watermark moves, ISR changes
+and leadership changes.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import trio
 
 from broker.metadata.records import PartitionState
+from broker.replication.leader import LeaderState
 from broker.storage.log import AppendInfo, Log
 
 
@@ -27,6 +34,20 @@ class NotEnoughReplicasError(Exception):
     """The in-sync replicas are fewer than ``min.insync.replicas``."""
 
 
+class CommitState(enum.Enum):
+    """Where an acks=all append stands."""
+
+    WAITING = "waiting"
+    COMMITTED = "committed"
+    NOT_LEADER = "not leader"  # leadership moved: the records may be truncated
+    NOT_ENOUGH_REPLICAS = "not enough replicas"  # the ISR shrank below min.insync.replicas
+
+
+def now_ms() -> float:
+    """The clock of replication: trio's, in milliseconds (a MockClock in tests)."""
+    return trio.current_time() * 1000
+
+
 @dataclass(eq=False)
 class Partition:
     """A partition replica on this broker (leader or follower) and the state around its log."""
@@ -36,7 +57,17 @@ class Partition:
     log: Log
     node_id: int
     state: PartitionState
+    version: int = 0  # store version of ``state``; 0 with the local store
+    leading: bool = False
+    leader_state: LeaderState | None = None
+    removed: bool = False
     data_waiters: set[trio.Event] = field(default_factory=set)
+    commit_waiters: set[trio.Event] = field(default_factory=set)
+    # Asks group commit for an fsync up to an offset (cluster mode only).
+    request_flush: Callable[[Log, int], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.leading = self.state.leader == self.node_id
 
     @property
     def leader_epoch(self) -> int:
@@ -45,8 +76,8 @@ class Partition:
 
     @property
     def is_leader(self) -> bool:
-        """True when this broker leads the partition."""
-        return self.state.leader == self.node_id
+        """True when this broker leads the partition now."""
+        return self.leading
 
     @property
     def high_watermark(self) -> int:
@@ -58,11 +89,61 @@ class Partition:
         """The topic's ``min.insync.replicas``."""
         return self.log.config.min_insync_replicas
 
+    @property
+    def isr(self) -> tuple[int, ...]:
+        """The committed in-sync replicas."""
+        return self.state.isr
+
+    # ------------------------------------------------------------ leadership changes
+
     def become(self, state: PartitionState) -> None:
-        """Take a new leadership state (from the metadata store)."""
+        """Take a new leadership state from the local store (one node: ISR is this broker)."""
         self.state = state
-        if self.is_leader:
+        self.leading = state.leader == self.node_id
+        if self.leading:
             self._advance_high_watermark()
+
+    def become_leader(self, state: PartitionState, version: int, at_ms: float) -> None:
+        """Lead ``state``'s epoch (cluster mode): followers' progress starts from nothing."""
+        self.state = state
+        self.version = version
+        self.leading = True
+        log = self.log
+        if state.leader_epoch > log.latest_epoch:
+            # The new epoch starts at our log end even before its first record, so that a
+            # follower asking about an older epoch learns where it ended here.
+            log.epochs.assign(state.leader_epoch, log.log_end_offset)
+        self.leader_state = LeaderState(
+            self.node_id,
+            state.replicas,
+            state.isr,
+            epoch_start_offset=log.log_end_offset,
+            high_watermark=log.high_watermark,
+            now_ms=at_ms,
+        )
+        if self.request_flush is not None:
+            self.request_flush(log, log.log_end_offset)
+        self.update_high_watermark()
+        self.wake_all()
+
+    def update_leader_state(self, state: PartitionState, version: int) -> None:
+        """A new state of the epoch this broker leads (an ISR change): take its ISR."""
+        self.state = state
+        self.version = version
+        if self.leader_state is not None:
+            self.leader_state.isr_committed(state.isr)
+        self.update_high_watermark()
+        self.wake_commit_waiters()
+
+    def become_follower(self, state: PartitionState, version: int) -> None:
+        """Stop leading (if this broker did): waiting produces learn it at once."""
+        self.state = state
+        self.version = version
+        self.leading = False
+        self.leader_state = None
+        self.wake_all()
+
+    # ------------------------------------------------------------ appends
 
     def append(self, records: memoryview, acks: int) -> AppendInfo:
         """Append a produce request's batches for this partition as leader.
@@ -70,7 +151,7 @@ class Partition:
         Raises NotLeaderError, NotEnoughReplicasError (acks=all with too small an ISR) and
         the storage errors of ``Log.append_as_leader``.
         """
-        if not self.is_leader:
+        if not self.leading:
             raise NotLeaderError(f"{self.topic}-{self.index} is led by {self.state.leader}")
         if acks == -1 and len(self.state.isr) < self.min_insync_replicas:
             raise NotEnoughReplicasError(
@@ -79,7 +160,12 @@ class Partition:
             )
         info = self.log.append_as_leader(records, self.leader_epoch)
         if not info.duplicate:
-            self._advance_high_watermark()
+            if self.leader_state is None:
+                self._advance_high_watermark()
+            else:
+                if self.request_flush is not None and not self.log.config.write_caching:
+                    self.request_flush(self.log, info.last_offset + 1)
+                self.update_high_watermark()
             self.notify_data()
         return info
 
@@ -87,8 +173,77 @@ class Partition:
         if self.state.isr == (self.node_id,):
             self.log.high_watermark = self.log.log_end_offset
 
+    # ------------------------------------------------------------ replication (leader)
+
+    def own_end_offset(self) -> int:
+        """The leader's log end offset as the high watermark counts it (durable unless
+        ``write.caching``)."""
+        log = self.log
+        return log.log_end_offset if log.config.write_caching else log.recovery_point
+
+    def update_high_watermark(self) -> bool:
+        """Recompute the high watermark from the ISR's progress; True when it moved."""
+        state = self.leader_state
+        if state is None or not self.leading:
+            return False
+        if not state.update_high_watermark(self.own_end_offset(), self.min_insync_replicas):
+            return False
+        self.log.high_watermark = min(state.high_watermark, self.log.log_end_offset)
+        self.notify_data()
+        self.wake_commit_waiters()
+        return True
+
+    def record_follower_fetch(self, replica: int, fetch_offset: int) -> tuple[int, ...] | None:
+        """A follower fetched from ``fetch_offset``: its progress, perhaps a higher watermark.
+
+        Returns the ISR the leader should now write when the follower is back in sync.
+        """
+        state = self.leader_state
+        if state is None or not self.leading:
+            return None
+        if not state.record_fetch(replica, fetch_offset, self.log.log_end_offset, now_ms()):
+            return None
+        self.update_high_watermark()
+        return state.propose_expand(replica)
+
+    def commit_state(self, end_offset: int, epoch: int) -> CommitState:
+        """Whether records appended in ``epoch`` below ``end_offset`` are committed."""
+        if self.removed or not self.leading or self.leader_epoch != epoch:
+            return CommitState.NOT_LEADER
+        if self.high_watermark >= end_offset:
+            return CommitState.COMMITTED
+        if len(self.state.isr) < self.min_insync_replicas:
+            return CommitState.NOT_ENOUGH_REPLICAS
+        return CommitState.WAITING
+
+    async def wait_committed(self, end_offset: int, epoch: int) -> CommitState:
+        """Wait until ``commit_state`` is no longer WAITING (callers bound the time)."""
+        while True:
+            outcome = self.commit_state(end_offset, epoch)
+            if outcome is not CommitState.WAITING:
+                return outcome
+            woken = trio.Event()
+            self.commit_waiters.add(woken)
+            try:
+                await woken.wait()
+            finally:
+                self.commit_waiters.discard(woken)
+
+    # ------------------------------------------------------------ waking
+
     def notify_data(self) -> None:
         """Wake every fetch waiting for data on this partition."""
         waiters, self.data_waiters = self.data_waiters, set()
         for event in waiters:
             event.set()
+
+    def wake_commit_waiters(self) -> None:
+        """Wake every acks=all produce waiting on this partition to look again."""
+        waiters, self.commit_waiters = self.commit_waiters, set()
+        for event in waiters:
+            event.set()
+
+    def wake_all(self) -> None:
+        """Wake fetches and produces: something they depend on changed."""
+        self.notify_data()
+        self.wake_commit_waiters()
