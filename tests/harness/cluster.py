@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 
 from client.protocol import ApiKey
-from client.records import Record, RecordsError, decode_batches
+from client.records import Record, RecordsError, build_batch, decode_batches
 from harness.broker import BrokerProcess
 from harness.etcd import EtcdProcess
-from harness.wire import WireClient
+from harness.wire import WireClient, produce_body, produce_partitions
 
 T = TypeVar("T")
 
@@ -427,3 +428,48 @@ def cluster(cluster_etcd: EtcdProcess, tmp_path: Path) -> Iterator[ClusterProces
     with processes:
         processes.wait_members()
         yield processes
+
+
+# -- helpers the failure tests share -------------------------------------------------------
+
+
+def produce_values(cluster: ClusterProcesses, node: int, topic: str, values: list[bytes],
+                   *, acks: int = -1, partition: int = 0, timeout_ms: int = 10_000) -> dict[str, Any]:
+    """Send ``values`` as one batch to ``node`` with a raw Produce v9; the partition's entry
+    of the response (``error_code``, ``base_offset``, ...)."""
+    body = produce_body(topic, {partition: build_batch(values)}, acks=acks, timeout_ms=timeout_ms)
+    with cluster.client(node, timeout=timeout_ms / 1000 + 5) as client:
+        response = client.request(ApiKey.PRODUCE, 9, body)
+    return produce_partitions(response)[(topic, partition)]
+
+
+def consume_values(bootstrap: str, topic: str, partitions: int = 1, *, expect: int = 0,
+                   timeout: float = 30.0, idle: float = 2.0) -> list[bytes]:
+    """Every value of ``topic`` from offset 0 of each partition, read with a confluent-kafka
+    consumer through assign (no group), in the order they arrive.
+
+    Reads until at least ``expect`` values came and then nothing new for ``idle`` seconds, or
+    until ``timeout``.
+    """
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"reader-{time.monotonic_ns()}",
+        "enable.auto.commit": False,
+        "topic.metadata.refresh.interval.ms": 1000,
+    })
+    values: list[bytes] = []
+    try:
+        consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        deadline = time.monotonic() + timeout
+        last_new = time.monotonic()
+        while time.monotonic() < deadline:
+            batch = consumer.consume(500, timeout=0.2)
+            for message in batch:
+                if message.error() is None:
+                    values.append(message.value())
+                    last_new = time.monotonic()
+            if len(values) >= expect and time.monotonic() - last_new >= idle:
+                break
+    finally:
+        consumer.close()
+    return values
