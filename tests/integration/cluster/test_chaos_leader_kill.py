@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -133,7 +134,7 @@ def test_every_acknowledged_record_survives_ten_leader_kills(cluster: ClusterPro
 
     values = consume_values(cluster.bootstrap, topic, expect=len(acked), timeout=60)
     read = [int(v) for v in values]
-    duplicates = sorted({s for s in read if read.count(s) > 1}) if len(read) != len(set(read)) else []
+    duplicates = sorted(s for s, n in Counter(read).items() if n > 1)
     assert not duplicates, f"records read more than once: {duplicates[:20]}"
     lost = sorted(acked - set(read))
     assert not lost, f"{len(lost)} acknowledged records missing, first {lost[:20]}"
