@@ -5,7 +5,7 @@ brokers with the default, durable config) unless ``--cluster`` names a running o
 same cluster, one after the other, the raw generator drives a one-partition topic with
 replication factor 1 and acks=1, then replication factor 3 with acks=1, then replication
 factor 3 with acks=all (``min.insync.replicas=2``), so the ratio of the last to the first is
-measured under the same conditions.  The raw generator talks to the partition leader, found
+measured under the same conditions; once with 16 KiB batches, once with ~1 MB batches.  The raw generator talks to the partition leader, found
 through Metadata once every replica is in sync.  The latency workload sends 10,000 records/s
 with confluent-kafka to a replication-factor-3 topic with acks=all and measures from each
 record's due time to its arrival at a consumer in another process.
@@ -36,6 +36,7 @@ from bench.suite import Context, Workload, best_of
 
 SIZE = 100
 RECORDS_16K = 150  # 100-byte values: ~16 KiB batches, Kafka's default batch.size
+RECORDS_1M = 9_000  # 100-byte values: ~0.97 MB batches
 CONNECTIONS = 4
 WINDOW = 8
 GENERATOR = "raw Produce v9"
@@ -105,27 +106,32 @@ def _unavailable(rows: list[Result], why: str) -> list[Result]:
     return rows
 
 
-CASES = (
-    ("cluster.rf1.acks1", 1, 1, "ingest 100 B records, 1 partition, replication factor 1, "
-     "acks=1, 16 KiB batches, three-broker cluster"),
-    ("cluster.rf3.acks1", 3, 1, "ingest 100 B records, 1 partition, replication factor 3, "
-     "acks=1, 16 KiB batches"),
-    ("cluster.rf3.acksall", 3, -1, "ingest 100 B records, 1 partition, replication factor 3, "
-     "acks=all, min.insync.replicas=2, fsync group commit, 16 KiB batches"),
+BATCHES = (("16k", RECORDS_16K, "16 KiB batches"), ("1m", RECORDS_1M, "~1 MB batches"))
+REPLICATION = (
+    ("rf1.acks1", 1, 1, "replication factor 1, acks=1"),
+    ("rf3.acks1", 3, 1, "replication factor 3, acks=1"),
+    ("rf3.acksall", 3, -1,
+     "replication factor 3, acks=all, min.insync.replicas=2, fsync group commit"),
 )
 
 
 def throughput(ctx: Context) -> list[Result]:
-    """RF=1 acks=1, RF=3 acks=1 and RF=3 acks=all, one after the other in one cluster."""
-    rows = [_row(key, text) for key, _, _, text in CASES]
+    """For each batch size: RF=1 acks=1, RF=3 acks=1 and RF=3 acks=all, in one cluster."""
+    cases = [
+        (_row(f"cluster.{name}.{size}",
+              f"ingest 100 B records, 1 partition, {text}, {batch_text}, three brokers"),
+         replicas, kafka_raw.ProduceShape(batch_records=records, acks=acks))
+        for size, records, batch_text in BATCHES
+        for name, replicas, acks, text in REPLICATION
+    ]
+    rows = [row for row, _, _ in cases]
     if not ctx.options.cluster and shutil.which("etcd") is None:
         return _unavailable(rows, "needs etcd (Debian package etcd-server) or --cluster")
     with cluster_for(ctx) as (bootstrap, pids):
-        for row, (_, replicas, acks, _) in zip(rows, CASES):
+        for row, replicas, shape in cases:
             topic = new_topic_name(row.key.replace(".", "-"))
             configs = {"min.insync.replicas": "2"} if replicas == 3 else {}
             ctx.run((create_topic, (bootstrap, topic, 1, replicas, configs), {}))
-            shape = kafka_raw.ProduceShape(batch_records=RECORDS_16K, acks=acks)
             (out,), cpu, _ = ctx.run(
                 (_produce, (bootstrap, topic, replicas, asdict(shape), ctx.scale.seconds,
                             ctx.scale.rounds), {}),
@@ -135,10 +141,11 @@ def throughput(ctx: Context) -> list[Result]:
             measured(row, out["records"], out["payload_bytes"], out["seconds"])
             if ctx.scale.rounds > 1:
                 row.note = f"best of {ctx.scale.rounds} runs of {ctx.scale.seconds:g} s"
-    base = rows[0].records_per_s
-    for row in rows[1:]:
-        if base and row.records_per_s:
-            row.note = f"{row.records_per_s / base:.2f}× replication factor 1 acks=1; {row.note}"
+    for base in range(0, len(rows), len(REPLICATION)):
+        first = rows[base].records_per_s
+        for row in rows[base + 1 : base + len(REPLICATION)]:
+            if first and row.records_per_s:
+                row.note = f"{row.records_per_s / first:.2f}× replication factor 1; {row.note}"
     return rows
 
 
@@ -179,7 +186,7 @@ def latency(ctx: Context) -> list[Result]:
 
 
 WORKLOADS = [
-    Workload("cluster.throughput", "cluster: RF=1 acks=1, RF=3 acks=1, RF=3 acks=all", 50,
+    Workload("cluster.throughput", "cluster: RF=1 acks=1, RF=3 acks=1, RF=3 acks=all", 90,
              throughput),
     Workload("cluster.latency", "cluster: latency at 10,000 records/s, RF=3 acks=all", 25,
              latency),
