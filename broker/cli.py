@@ -78,6 +78,8 @@ def start(config_path: str | None, overrides: tuple[str, ...]) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # The etcd backend's HTTP client would log every request of the keep-alives and watches.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     import trio
 
     from broker.server.runner import find_api_setup, run_broker

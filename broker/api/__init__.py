@@ -2,7 +2,10 @@
 
 ``setup`` opens the logs under ``log.dirs`` (recovering after a crash), hosts every topic the
 metadata store knows, registers the handlers, starts the timers (retention, flush policy,
-checkpoints) and group commit, and adds the shutdown hook that closes the logs cleanly.
+checkpoints) and group commit, and adds the shutdown hooks that stop the follower fetchers and
+close the logs cleanly.  In cluster mode (an etcd store) the topics are hosted by a watch that
+follows the store, and the broker joins the cluster (``broker.api.cluster``); the group
+coordinator follows the leadership of ``__consumer_offsets`` partitions either way.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import trio
 from client.protocol import ApiKey
 
 from broker.api import configs, fetch, groups, metadata, offsets, producers, produce, topics
+from broker.api.cluster import is_cluster_store, start_cluster
 from broker.api.log_dirs import handle_describe_log_dirs
 from broker.api.state import STATE_KEY, BrokerState
 from broker.coordinator.config import CoordinatorConfig
@@ -79,10 +83,21 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
     )
     state = BrokerState(config, services, replicas, controller, ProducerIdAllocator(store), metrics)
     services.extras[STATE_KEY] = state  # type: ignore[attr-defined]
+    nursery = services.nursery  # type: ignore[attr-defined]
+    leadership = groups.LeadershipFollower(state)
+    listeners = getattr(replicas, "leadership_listeners", None)
+    if listeners is not None:
+        listeners.append(leadership.partition_changed)
+    stop_fetchers = getattr(replicas, "stop_fetchers", None)
+    if stop_fetchers is not None:
+        services.add_shutdown_hook(stop_fetchers)  # type: ignore[attr-defined]
 
-    for name, record in (await list_topics(store)).items():
-        states = await list_partitions(store, name)
-        replicas.apply_topic(record, [s for s, _ in states.values()])
+    if is_cluster_store(config.metadata_store):
+        await start_cluster(state, leadership.nudge, nursery)
+    else:
+        for name, record in (await list_topics(store)).items():
+            states = await list_partitions(store, name)
+            replicas.apply_topic(record, [s for s, _ in states.values()])
     for topic, index in replicas.orphaned_logs():
         log.info("deleting %s-%d: its topic no longer exists", topic, index)
         logs.delete_log(topic, index)
@@ -91,7 +106,6 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
         len(replicas.partitions), len(replicas.topics), time.monotonic() - started,
     )
 
-    nursery = services.nursery  # type: ignore[attr-defined]
     nursery.start_soon(replicas.group_commit.run)
     coordinators = GroupCoordinators(
         CoordinatorConfig(
@@ -105,7 +119,8 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
         replicas.group_commit.wait_durable,
     )
     services.extras[groups.COORDINATORS_KEY] = coordinators  # type: ignore[attr-defined]
-    await groups.load_led_partitions(state, coordinators)
+    await groups.follow_led_partitions(state, coordinators)
+    nursery.start_soon(leadership.run, coordinators)
 
     for api_key, handler in {**HANDLERS, **groups.HANDLERS}.items():
         registry.register(api_key, handler)

@@ -4,15 +4,24 @@ A group's coordinator is the leader of its ``__consumer_offsets`` partition.  Th
 topic is created on first use (compacted, ``offsets.topic.num.partitions`` partitions), as
 Kafka does.  Requests for a group another broker coordinates get NOT_COORDINATOR, which sends
 the client back to FindCoordinator.
+
+Coordinators follow leadership: ``LeadershipFollower`` loads (replays) the groups of a
+``__consumer_offsets`` partition when this broker becomes its leader and unloads them when it
+stops leading, one partition at a time in one task.  In a cluster FindCoordinator answers the
+broker the store names as the partition's leader.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import trio
+
 from client.protocol import ApiKey, ErrorCode, RequestHeader
 
+from broker.api.cluster import cluster_of
 from broker.api.state import BrokerState, state_of
 from broker.api.topics import create_and_host
 from broker.coordinator.hosting import OFFSETS_TOPIC, GroupCoordinators
@@ -20,6 +29,8 @@ from broker.coordinator.service import CoordinatorService, CoordinatorUnavailabl
 from broker.metadata.controller import NewTopic, TopicError
 from broker.server.context import RequestContext
 from broker.server.errors import error_response_body
+
+log = logging.getLogger("rillet.coordinator")
 
 Body = dict[str, Any]
 GROUP_KEY = 0
@@ -54,14 +65,46 @@ async def ensure_offsets_topic(state: BrokerState) -> None:
             except TopicError as exc:
                 if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                     raise
-        await load_led_partitions(state, coordinators)
+        await follow_led_partitions(state, coordinators)
 
 
-async def load_led_partitions(state: BrokerState, coordinators: GroupCoordinators) -> None:
-    """Start a coordinator for every ``__consumer_offsets`` partition led here."""
-    for (topic, _), partition in list(state.replicas.partitions.items()):
-        if topic == OFFSETS_TOPIC and partition.is_leader:
-            await coordinators.load(partition)
+async def follow_led_partitions(state: BrokerState, coordinators: GroupCoordinators) -> None:
+    """Run a coordinator for exactly the ``__consumer_offsets`` partitions led here."""
+    led = {
+        index: partition
+        for (topic, index), partition in list(state.replicas.partitions.items())
+        if topic == OFFSETS_TOPIC and partition.is_leader
+    }
+    for index in list(coordinators.services):
+        if index not in led:
+            coordinators.unload(index)
+            log.info("unloaded the groups of %s-%d: no longer its leader", OFFSETS_TOPIC, index)
+    for _index, partition in sorted(led.items()):
+        await coordinators.load(partition)
+
+
+class LeadershipFollower:
+    """Keeps the coordinators in step with leadership, woken by every leadership change."""
+
+    def __init__(self, state: BrokerState) -> None:
+        self.state = state
+        self._wake = trio.Event()
+
+    def partition_changed(self, partition: object, leading: bool) -> None:
+        """A replica manager's leadership listener."""
+        if getattr(partition, "topic", OFFSETS_TOPIC) == OFFSETS_TOPIC:
+            self._wake.set()
+
+    def nudge(self) -> None:
+        """Check leadership again soon (after a metadata change)."""
+        self._wake.set()
+
+    async def run(self, coordinators: GroupCoordinators) -> None:
+        """Load and unload coordinators until cancelled."""
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            await follow_led_partitions(self.state, coordinators)
 
 
 async def _service(state: BrokerState, group_id: str) -> CoordinatorService | None:
@@ -89,6 +132,20 @@ async def handle_find_coordinator(
     if body.get("key_type", GROUP_KEY) != GROUP_KEY:
         answer.update(error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
                       error_message="transactions are not supported")  # fmt: skip
+        return answer
+    cluster = cluster_of(state)
+    if cluster is not None:
+        if OFFSETS_TOPIC not in cluster.image.topics:
+            await ensure_offsets_topic(state)
+        index = coordinators_of(state).partition_of(body["key"])
+        partition = cluster.image.state(OFFSETS_TOPIC, index)
+        leader = partition.leader if partition is not None else -1
+        endpoint = cluster.view.endpoint(leader)
+        loading = leader == state.node_id and coordinators_of(state).services.get(index) is None
+        if endpoint is None or loading:
+            answer["error_code"] = ErrorCode.COORDINATOR_NOT_AVAILABLE
+            return answer
+        answer.update(node_id=leader, host=endpoint[0], port=endpoint[1])
         return answer
     if await _service(state, body["key"]) is None:
         answer["error_code"] = ErrorCode.COORDINATOR_NOT_AVAILABLE

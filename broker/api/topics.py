@@ -2,6 +2,12 @@
 
 Each topic in a request gets its own error code and message; one bad topic never fails the
 others.  ``validate_only`` checks everything and changes nothing.
+
+On a single node the handler hosts what it wrote at once.  In a cluster the controller's
+records go to the shared store and every broker's metadata watch hosts them; the handler
+answers once its own broker has applied the write (or after a short wait), so a client that
+asks this broker right after sees the topic, and clients of other brokers retry on
+LEADER_NOT_AVAILABLE until theirs has.
 """
 
 from __future__ import annotations
@@ -10,24 +16,46 @@ from typing import Any
 
 from client.protocol import ErrorCode, RequestHeader
 
+from broker.api.cluster import cluster_of
 from broker.api.state import BrokerState, state_of
 from broker.metadata.controller import NewTopic, TopicError
-from broker.metadata.records import TopicRecord, list_partitions
+from broker.metadata.records import TopicRecord, list_partitions, topic_key
 from broker.server.context import RequestContext
 
 Body = dict[str, Any]
 
 
 async def host_topic(state: BrokerState, record: TopicRecord) -> None:
-    """Open this broker's partitions of a topic just written to the store."""
+    """Open this broker's partitions of a topic just written to the store (in a cluster:
+    wait until this broker's metadata watch has)."""
+    cluster = cluster_of(state)
+    if cluster is not None:
+        await settle(state, record.name)
+        return
     states = await list_partitions(state.controller.store, record.name)
     state.replicas.apply_topic(record, [s for s, _ in states.values()])
+
+
+async def settle(state: BrokerState, name: str) -> None:
+    """In a cluster: wait until this broker has applied the store's current record of topic
+    ``name`` (or its deletion)."""
+    cluster = cluster_of(state)
+    if cluster is None:
+        return
+    found = await cluster.store.get(topic_key(name))
+    if found is not None:
+        await cluster.wait_applied(found.version)
+    else:
+        await cluster.wait_gone(name)
 
 
 async def create_and_host(
     state: BrokerState, topic: NewTopic, validate_only: bool
 ) -> tuple[TopicRecord | None, list[list[int]], dict[str, str]]:
     """Create a topic through the controller and host its partitions here."""
+    cluster = cluster_of(state)
+    if cluster is not None:
+        await cluster.wait_member()
     record, plan, overrides = await state.controller.create(topic, validate_only)
     if record is not None:
         await host_topic(state, record)
@@ -109,7 +137,10 @@ async def handle_delete_topics(ctx: RequestContext, header: RequestHeader, body:
         except TopicError as exc:
             response.update(error_code=exc.code, error_message=str(exc))
         else:
-            state.replicas.remove_topic(name)
+            if cluster_of(state) is None:
+                state.replicas.remove_topic(name)
+            else:
+                await settle(state, name)
             if record is not None and topic_id is None and header.api_version >= 6:
                 response["topic_id"] = record.topic_id
         responses.append(response)

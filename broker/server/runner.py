@@ -5,10 +5,13 @@ up when `broker.api` exists): it registers handlers on the registry, may start b
 tasks in `services.nursery`, and adds shutdown hooks (flush logs, write checkpoints) with
 `services.add_shutdown_hook`. Without `broker.api` the broker answers ApiVersions only.
 
-Shutdown, on the first SIGTERM or SIGINT (or `services.server.request_shutdown()`): stop
-accepting, let connections finish what they already read for up to `shutdown.grace.ms`,
-cancel background tasks, run shutdown hooks last-added first, close the metadata store. A
-second signal cancels in-flight work at once; the hooks still run.
+Shutdown, on the first SIGTERM or SIGINT: run the stopping hooks while still serving (a
+cluster member hands its partition leaderships to other brokers there), then stop as
+`services.server.request_shutdown()` does: stop accepting, let connections finish what they
+already read for up to `shutdown.grace.ms`, cancel background tasks, run shutdown hooks
+last-added first, then cancel the lasting tasks (cluster membership, whose lease must outlive
+the closing of the logs), close the metadata store. A second signal cancels in-flight work at
+once; the hooks still run.
 """
 
 from __future__ import annotations
@@ -47,9 +50,17 @@ class BrokerServices:
     cluster_id: str
     nursery: trio.Nursery
     server: BrokerServer | None = None
+    # Tasks that run until after the shutdown hooks (see the module docstring).
+    lasting: trio.Nursery | None = None
+    listening: trio.Event = field(default_factory=trio.Event)
+    stopping_hooks: list[ShutdownHook] = field(default_factory=list)
     shutdown_hooks: list[ShutdownHook] = field(default_factory=list)
     # Room for what broker.api sets up (log manager, replica manager, coordinator...).
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def add_stopping_hook(self, hook: ShutdownHook) -> None:
+        """Run `hook` on a shutdown signal before the server stops serving, in added order."""
+        self.stopping_hooks.append(hook)
 
     def add_shutdown_hook(self, hook: ShutdownHook) -> None:
         """Run `hook` at shutdown, after connections drained; later hooks run first."""
@@ -79,15 +90,25 @@ def find_api_setup() -> ApiSetup | None:
     return getattr(module, "setup", None)
 
 
+async def _stop_gracefully(services: BrokerServices) -> None:
+    for hook in services.stopping_hooks:
+        try:
+            await hook()
+        except Exception:
+            log.exception("stopping hook %r failed", hook)
+    assert services.server is not None
+    services.server.request_shutdown()
+
+
 async def _watch_signals(
-    receiver: Any, server: BrokerServer, force: trio.CancelScope
+    receiver: Any, services: BrokerServices, force: trio.CancelScope
 ) -> None:
     count = 0
     async for signum in receiver:
         count += 1
         if count == 1:
             log.info("%s received: shutting down", signal.Signals(signum).name)
-            server.request_shutdown()
+            services.nursery.start_soon(_stop_gracefully, services)
         else:
             log.warning("%s received again: stopping now", signal.Signals(signum).name)
             force.cancel()
@@ -117,38 +138,45 @@ async def run_broker(
                 if handle_signals
                 else None
             )
-            async with trio.open_nursery() as nursery:
-                services = BrokerServices(config, metrics, store, cluster_id, nursery)
-                registry = default_registry()
-                if api_setup is not None:
-                    await api_setup(registry, services)
-                server = BrokerServer(
-                    config.listeners,
-                    KafkaDispatcher(registry, metrics.server),
-                    ConnectionLimits.from_config(config),
-                    metrics=metrics.server,
-                    services=services,
-                    grace_period=config.shutdown_grace_ms / 1000,
-                )
-                services.server = server
-                if signals is not None:
-                    nursery.start_soon(_watch_signals, signals, server, nursery.cancel_scope)
-                bound = await nursery.start(server.serve)
-                log.info(
-                    "node %d of cluster %s listening on %s",
-                    config.node_id,
-                    cluster_id,
-                    ", ".join(str(lst) for lst in bound),
-                )
-                task_status.started(services)
-                await server.wait_stopped()
-                nursery.cancel_scope.cancel()
-            with trio.CancelScope(shield=True):
-                for hook in reversed(services.shutdown_hooks):
-                    try:
-                        await hook()
-                    except Exception:
-                        log.exception("shutdown hook %r failed", hook)
+            async with trio.open_nursery() as lasting:
+                async with trio.open_nursery() as nursery:
+                    services = BrokerServices(
+                        config, metrics, store, cluster_id, nursery, lasting=lasting
+                    )
+                    registry = default_registry()
+                    if api_setup is not None:
+                        await api_setup(registry, services)
+                    server = BrokerServer(
+                        config.listeners,
+                        KafkaDispatcher(registry, metrics.server),
+                        ConnectionLimits.from_config(config),
+                        metrics=metrics.server,
+                        services=services,
+                        grace_period=config.shutdown_grace_ms / 1000,
+                    )
+                    services.server = server
+                    if signals is not None:
+                        nursery.start_soon(
+                            _watch_signals, signals, services, nursery.cancel_scope
+                        )
+                    bound = await nursery.start(server.serve)
+                    services.listening.set()
+                    log.info(
+                        "node %d of cluster %s listening on %s",
+                        config.node_id,
+                        cluster_id,
+                        ", ".join(str(lst) for lst in bound),
+                    )
+                    task_status.started(services)
+                    await server.wait_stopped()
+                    nursery.cancel_scope.cancel()
+                with trio.CancelScope(shield=True):
+                    for hook in reversed(services.shutdown_hooks):
+                        try:
+                            await hook()
+                        except Exception:
+                            log.exception("shutdown hook %r failed", hook)
+                lasting.cancel_scope.cancel()
     finally:
         with trio.CancelScope(shield=True):
             await store.aclose()
