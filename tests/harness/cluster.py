@@ -49,6 +49,8 @@ TOPIC_ALREADY_EXISTS = 36
 CLUSTER_SETTINGS: dict[str, str] = {
     "broker.session.timeout.ms": "2000",
     "replica.lag.time.max.ms": "3000",
+    # A short follower long-poll: ``isolate`` waits it out.
+    "replica.fetch.wait.max.ms": "200",
     "default.replication.factor": "3",
     # Fewer internal partitions: each one is a replicated log the brokers must host.
     "offsets.topic.num.partitions": "3",
@@ -166,6 +168,20 @@ class ClusterProcesses:
         assert process is not None and process.poll() is None, f"node {node} is not running"
         process.send_signal(signal.SIGSTOP)
         self.paused.add(node)
+
+    def isolate(self, nodes: list[int]) -> None:
+        """Pause ``nodes`` so that no record appended from now on can reach them.
+
+        A follower paused by SIGSTOP may still have a fetch waiting at its leader, and the
+        leader would answer it with the next records it appends (the answer waits in the
+        paused follower's socket).  So after pausing, this waits out the follower long-poll:
+        the leader has answered every waiting fetch, and the paused nodes cannot ask again.
+        The pause stays well inside the registration lease.
+        """
+        for node in nodes:
+            self.sigstop(node)
+        wait_ms = int(self.brokers[nodes[0]].settings["replica.fetch.wait.max.ms"])
+        time.sleep(wait_ms / 1000 * 1.5 + 0.1)
 
     def sigcont(self, node: int) -> None:
         """Resume a paused node."""

@@ -81,8 +81,7 @@ def test_paused_leader_is_fenced_and_its_writes_never_committed(
     try:
         # Records the leader appends but cannot replicate: the followers are paused (briefly,
         # well inside their lease and the lag limit) while it takes them.
-        for node in followers:
-            cluster.sigstop(node)
+        cluster.isolate(followers)
         unreplicated = [b"unreplicated-%d" % i for i in range(5)]
         zombie.send(ApiKey.PRODUCE, 9,
                     produce_body(topic, {0: build_batch(unreplicated)}, timeout_ms=10_000))

@@ -30,8 +30,7 @@ def test_rejoining_leader_truncates_what_the_new_leader_never_had(
     committed = [b"committed-%d" % i for i in range(10)]
     assert produce_values(cluster, old, topic, committed)["error_code"] == 0
 
-    for node in followers:
-        cluster.sigstop(node)
+    cluster.isolate(followers)
     divergent = [b"divergent-%d" % i for i in range(20)]
     accepted = produce_values(cluster, old, topic, divergent, acks=1)
     cluster.kill(old)
