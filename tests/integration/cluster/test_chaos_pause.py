@@ -99,18 +99,23 @@ def test_paused_leader_is_fenced_and_its_writes_never_committed(
         fresh = [b"fresh-%d" % i for i in range(10)]
         assert produce_values(cluster, new, topic, fresh)["error_code"] == 0
 
-        # A write the old leader only sees once it runs again.
+        # Writes the old leader only sees once it runs again: acks=all must never succeed;
+        # acks=1 may be answered either way (Kafka promises nothing more for it), but its
+        # record must never become readable.
         late = [b"late-%d" % i for i in range(5)]
         zombie.send(ApiKey.PRODUCE, 9,
                     produce_body(topic, {0: build_batch(late)}, timeout_ms=10_000))
+        zombie.send(ApiKey.PRODUCE, 9, produce_body(
+            topic, {0: build_batch([b"late-acks-1"])}, acks=1, timeout_ms=10_000))
         cluster.sigcont(old)
-        for _ in range(2):
+        for acks_all in (True, True, False):
             try:
                 _, response = zombie.receive(timeout=20)
             except (ConnectionError, TimeoutError):
                 break  # no answer at all is not an acknowledgement either
             entry = produce_partitions(response)[(topic, 0)]
-            assert entry["error_code"] != 0, f"the fenced leader acknowledged a write: {entry}"
+            if acks_all:
+                assert entry["error_code"] != 0, f"the fenced leader acknowledged: {entry}"
     finally:
         zombie.close()
 
