@@ -7,6 +7,7 @@ the dependency runs from the broker to the client only.
     rillet --version
     rillet broker start [--config FILE] [--set key=value]...
     rillet broker config-keys [--markdown]
+    rillet dev cluster up [--dir D]   etcd and three brokers on this machine
     rillet topic|produce|consume|group ...   (see client.cli)
 """
 
@@ -107,6 +108,34 @@ def config_keys(markdown: bool) -> list[dict[str, str]] | str:
     if markdown:
         return markdown_table().rstrip("\n")
     return [info._asdict() for info in describe_keys()]
+
+
+@cli.group()
+def dev() -> None:
+    """Helpers for trying Rillet out on one machine."""
+
+
+@dev.group("cluster")
+def dev_cluster() -> None:
+    """A local three-broker cluster."""
+
+
+@dev_cluster.command("up")
+@click.option(
+    "--dir", "workdir", type=click.Path(file_okay=False), default=".",
+    help="Directory the brokers and etcd start in; their data goes under its data/.",
+)
+def dev_cluster_up(workdir: str) -> None:
+    """Start etcd and brokers 1-3 (configs/cluster/), print their endpoints, stop on Ctrl-C."""
+    from pathlib import Path
+
+    from broker.dev_cluster import DevClusterError, run
+
+    Path(workdir).mkdir(parents=True, exist_ok=True)
+    try:
+        run(Path(workdir), echo=click.echo)
+    except (DevClusterError, ConfigError) as exc:
+        _fail(EXIT_START_FAILED, str(exc))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

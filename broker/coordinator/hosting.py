@@ -4,7 +4,9 @@ The coordinator of a group is the leader of partition ``partition_for(group, N)`
 internal compacted topic.  For each such partition this broker loads a ``GroupCoordinator`` by
 replaying the partition's records (the same replay whatever stopped the broker) and runs it as
 a ``CoordinatorService`` whose records are appended to that partition as acks=all batches:
-fsynced (group-committed) before the operation's response leaves.
+fsynced (group-committed) and, in a cluster, below the high watermark (held by the in-sync
+replicas) before the operation's response leaves.  An append that cannot be committed stops
+the service, and the group's members go looking for the new coordinator.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ Record = tuple[bytes, bytes | None]
 READ_CHUNK = 16 * 1024 * 1024
 # Offset commit records are about 60 bytes: batches stay far below max.message.bytes.
 RECORDS_PER_BATCH = 2000
+# How long group records may take to reach the in-sync replicas before the service gives up.
+COMMIT_TIMEOUT_S = 30.0
+
+
+class NotCommittedError(Exception):
+    """Group records did not reach the in-sync replicas (leadership moved, or too few)."""
 
 
 def read_records(log_: Log) -> list[Record]:
@@ -119,6 +127,23 @@ class GroupCoordinators:
                 chunk = records[start : start + RECORDS_PER_BATCH]
                 batches += build_batch([value for _, value in chunk], [key for key, _ in chunk])
             info = partition.append(memoryview(batches), acks=-1)
-            await self._wait_durable(partition.log, info.last_offset + 1)
+            epoch = partition.leader_epoch
+            end = info.last_offset + 1
+            await self._wait_durable(partition.log, end)
+            wait_committed = getattr(partition, "wait_committed", None)
+            if wait_committed is None:
+                return
+            with trio.move_on_after(COMMIT_TIMEOUT_S):
+                outcome = await wait_committed(end, epoch)
+                if outcome.name == "COMMITTED":
+                    return
+                raise NotCommittedError(
+                    f"{OFFSETS_TOPIC}-{partition.index}: group records not committed "
+                    f"({outcome.name})"
+                )
+            raise NotCommittedError(
+                f"{OFFSETS_TOPIC}-{partition.index}: group records not committed in "
+                f"{COMMIT_TIMEOUT_S:.0f} s"
+            )
 
         return append

@@ -190,3 +190,52 @@ def test_sigterm_moves_leadership_away_before_the_broker_exits(cluster: Cluster)
     wait_until(out_of_isrs, 5, f"broker {leaving} out of every ISR")
     output = cluster.brokers[leaving].output()
     assert "no movable leadership left" in output
+
+
+def find_coordinator(cluster: Cluster, node: int, group: str) -> int | None:
+    """The coordinator broker ``node`` names for ``group``, or None while there is none."""
+    with WireClient(cluster.brokers[node].port, timeout=10) as client:
+        answer = client.request(ApiKey.FIND_COORDINATOR, 3, {"key": group, "key_type": 0})
+    if answer["error_code"] != ErrorCode.NONE:
+        return None
+    assert answer["port"] == cluster.brokers[answer["node_id"]].port
+    return answer["node_id"]
+
+
+def commit_offset(cluster: Cluster, node: int, group: str, topic: str, offset: int) -> int:
+    body = {
+        "group_id": group, "generation_id": -1, "member_id": "", "retention_time_ms": -1,
+        "topics": [{"name": topic, "partitions": [
+            {"partition_index": 0, "committed_offset": offset, "committed_metadata": ""}]}],
+    }  # fmt: skip
+    with WireClient(cluster.brokers[node].port, timeout=15) as client:
+        answer = client.request(ApiKey.OFFSET_COMMIT, 2, body)
+    return answer["topics"][0]["partitions"][0]["error_code"]
+
+
+def fetch_offset(cluster: Cluster, node: int, group: str, topic: str) -> int | None:
+    body = {"group_id": group, "topics": [{"name": topic, "partition_indexes": [0]}]}
+    with WireClient(cluster.brokers[node].port, timeout=15) as client:
+        answer = client.request(ApiKey.OFFSET_FETCH, 1, body)
+    partition = answer["topics"][0]["partitions"][0]
+    return partition["committed_offset"] if partition["error_code"] == ErrorCode.NONE else None
+
+
+def test_the_group_coordinator_follows_the_offsets_partition_leader(cluster: Cluster) -> None:
+    assert cluster.create_topic(1, "tracked", 1, 3)["error_code"] == ErrorCode.NONE
+    group = "followers"
+    coordinator = wait_until(lambda: find_coordinator(cluster, 1, group), 20, "a coordinator")
+    for node in NODES:
+        assert wait_until(lambda n=node: find_coordinator(cluster, n, group), 10, "agreement") == (
+            coordinator
+        )
+    other = next(n for n in NODES if n != coordinator)
+    assert commit_offset(cluster, other, group, "tracked", 7) == ErrorCode.NOT_COORDINATOR
+    wait_until(lambda: commit_offset(cluster, coordinator, group, "tracked", 42) == 0, 10,
+               "a commit at the coordinator")  # fmt: skip
+
+    assert cluster.brokers[coordinator].stop(signal.SIGTERM) == 0
+    successor = wait_until(lambda: find_coordinator(cluster, other, group), 15, "a successor")
+    assert successor != coordinator
+    assert wait_until(lambda: fetch_offset(cluster, successor, group, "tracked"), 15,
+                      "the committed offset at the successor") == 42  # fmt: skip
