@@ -406,3 +406,44 @@ async def test_write_caching_commits_without_waiting_for_fsync(tmp_path: Path) -
         followers = [cluster.nodes[n].logs.get_log(TOPIC, 0) for n in (2, 3)]
         assert all(log is not None and log.log_end_offset == 2 for log in followers)
         nursery.cancel_scope.cancel()
+
+
+def replica_fetch(replica_id: int, epoch: int, offset: int = 0) -> dict:
+    return {
+        "replica_id": replica_id, "max_wait_ms": 0, "min_bytes": 0, "max_bytes": 1 << 20,
+        "isolation_level": 0, "session_id": 0, "session_epoch": -1,
+        "topics": [{"topic": TOPIC, "partitions": [{
+            "partition": 0, "current_leader_epoch": epoch, "fetch_offset": offset,
+            "log_start_offset": -1, "partition_max_bytes": 1 << 20,
+        }]}],
+        "forgotten_topics_data": [], "rack_id": "",
+    }
+
+
+async def test_follower_requests_with_another_epoch_are_fenced_and_move_nothing(
+    tmp_path: Path,
+) -> None:
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start()
+        await cluster.stop_node(3)
+        cluster.view.brokers[3] = BrokerInfo(3, "127.0.0.1", 9003)  # live, but not fetching
+        leader = cluster.nodes[1]
+        partition = leader.replicas.get(TOPIC, 0)
+        assert partition is not None and partition.leader_state is not None
+        partition.log.epochs.assign(3, 0)  # pretend the partition is in epoch 3
+        partition.state = PartitionState(TOPIC, 0, (1, 2, 3), 1, 3, (1, 2, 3))
+        for epoch, code in ((2, ErrorCode.FENCED_LEADER_EPOCH), (4, ErrorCode.UNKNOWN_LEADER_EPOCH)):
+            answer = (await leader.call(ApiKey.FETCH, replica_fetch(3, epoch)))
+            entry = answer["responses"][0]["partitions"][0]
+            assert entry["error_code"] == code
+            ask = {"replica_id": 3, "topics": [{"topic": TOPIC, "partitions": [
+                {"partition": 0, "current_leader_epoch": epoch, "leader_epoch": 0}
+            ]}]}
+            epochs = await leader.call(ApiKey.OFFSET_FOR_LEADER_EPOCH, ask)
+            assert epochs["topics"][0]["partitions"][0]["error_code"] == code
+        assert partition.leader_state.followers[3].log_end_offset == -1, "no progress taken"
+        ok = (await leader.call(ApiKey.FETCH, replica_fetch(3, 3)))["responses"][0]["partitions"][0]
+        assert ok["error_code"] == ErrorCode.NONE
+        assert partition.leader_state.followers[3].log_end_offset == 0
+        nursery.cancel_scope.cancel()
