@@ -201,6 +201,13 @@ class ClusterProcesses:
         """Everything ``node`` printed so far (to attach to a failure message)."""
         return self.brokers[node].output()
 
+    def print_logs(self, lines: int = 40) -> None:
+        """Print the end of every broker's output (pytest shows it when a test failed)."""
+        for node in self.nodes:
+            tail = self.output(node).splitlines()[-lines:]
+            print(f"----- broker {node}, last {len(tail)} lines -----")
+            print("\n".join(tail))
+
     def __enter__(self) -> ClusterProcesses:
         try:
             return self.start()
@@ -442,8 +449,11 @@ def cluster(cluster_etcd: EtcdProcess, tmp_path: Path) -> Iterator[ClusterProces
     """Three started brokers that see each other, on the module's etcd."""
     processes = ClusterProcesses(tmp_path / "cluster", 3, etcd=cluster_etcd)
     with processes:
-        processes.wait_members()
-        yield processes
+        try:
+            processes.wait_members()
+            yield processes
+        finally:
+            processes.print_logs()
 
 
 # -- helpers the failure tests share -------------------------------------------------------

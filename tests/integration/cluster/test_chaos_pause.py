@@ -33,36 +33,44 @@ def test_paused_follower_leaves_the_isr_and_rejoins(cluster_etcd: EtcdProcess,
     # not because its registration lapsed.
     settings = {"broker.session.timeout.ms": "20000", "replica.lag.time.max.ms": str(LAG_MS)}
     with ClusterProcesses(tmp_path / "cluster", 3, etcd=cluster_etcd, settings=settings) as c:
-        c.wait_members()
-        topic = "paused-follower"
-        c.create_topic(topic, partitions=1, replication_factor=3,
-                       configs={"min.insync.replicas": "2"})
-        info = c.wait_isr(topic, 0, 3)
-        follower = next(n for n in info.replicas if n != info.leader)
+        try:
+            follower_leaves_and_rejoins(c)
+        finally:
+            c.print_logs()
 
-        paused_at = time.monotonic()
-        c.sigstop(follower)
-        assert produce_values(c, info.leader, topic, [b"during-%d" % i for i in range(5)],
-                              acks=1)["error_code"] == 0
-        shrunk = c.wait_isr(topic, 0, 2, timeout=20)
-        left_after = time.monotonic() - paused_at
-        print(f"follower left the ISR {left_after:.1f} s after SIGSTOP")
-        assert follower not in shrunk.isr and shrunk.leader == info.leader
-        assert left_after >= LAG_MS / 1000 - 1.0, "dropped before it could have lagged that long"
-        assert follower in c.members(info.leader), "still registered: it left for lagging"
-        # Two in sync are enough for min.insync.replicas=2.
-        assert produce_values(c, info.leader, topic, [b"two-%d" % i for i in range(5)],
-                              timeout_ms=5000)["error_code"] == 0
 
-        c.sigcont(follower)
-        healed = c.wait_isr(topic, 0, 3, timeout=30)
-        assert follower in healed.isr and healed.leader == info.leader
-        c.wait_for(
-            lambda: [r.value for r in c.log_records(follower, topic, 0)]
-            == [r.value for r in c.log_records(info.leader, topic, 0)],
-            10,
-            what="the follower caught up",
-        )
+def follower_leaves_and_rejoins(c: ClusterProcesses) -> None:
+    """The follower half of the story, on a cluster whose leases outlast the lag limit."""
+    c.wait_members()
+    topic = "paused-follower"
+    c.create_topic(topic, partitions=1, replication_factor=3,
+                   configs={"min.insync.replicas": "2"})
+    info = c.wait_isr(topic, 0, 3)
+    follower = next(n for n in info.replicas if n != info.leader)
+
+    paused_at = time.monotonic()
+    c.sigstop(follower)
+    assert produce_values(c, info.leader, topic, [b"during-%d" % i for i in range(5)],
+                          acks=1)["error_code"] == 0
+    shrunk = c.wait_isr(topic, 0, 2, timeout=20)
+    left_after = time.monotonic() - paused_at
+    print(f"follower left the ISR {left_after:.1f} s after SIGSTOP")
+    assert follower not in shrunk.isr and shrunk.leader == info.leader
+    assert left_after >= LAG_MS / 1000 - 1.0, "dropped before it could have lagged that long"
+    assert follower in c.members(info.leader), "still registered: it left for lagging"
+    # Two in sync are enough for min.insync.replicas=2.
+    assert produce_values(c, info.leader, topic, [b"two-%d" % i for i in range(5)],
+                          timeout_ms=5000)["error_code"] == 0
+
+    c.sigcont(follower)
+    healed = c.wait_isr(topic, 0, 3, timeout=30)
+    assert follower in healed.isr and healed.leader == info.leader
+    c.wait_for(
+        lambda: [r.value for r in c.log_records(follower, topic, 0)]
+        == [r.value for r in c.log_records(info.leader, topic, 0)],
+        10,
+        what="the follower caught up",
+    )
 
 
 def test_paused_leader_is_fenced_and_its_writes_never_committed(
