@@ -141,3 +141,41 @@ def test_every_acknowledged_record_survives_ten_leader_kills(cluster: ClusterPro
     assert not lost, f"{len(lost)} acknowledged records missing, first {lost[:20]}"
     # Records are read in the order the idempotent producer wrote them.
     assert read == sorted(read)
+
+
+def test_a_leader_restarted_at_once_does_not_lead_from_its_previous_life(
+    cluster: ClusterProcesses,
+) -> None:
+    """kill -9 and an immediate restart, as a process supervisor does: the new process may
+    register before the old registration's lease has lapsed, and must not take the dead
+    process's leadership for its own; writes go on within a few seconds and nothing that
+    was acknowledged is lost or doubled."""
+    topic = "quick-restarts"
+    cluster.create_topic(topic, partitions=1, replication_factor=3,
+                         configs={"min.insync.replicas": "2"})
+    stream = StreamingProducer(cluster.bootstrap, topic)
+    stream.start()
+    stalls: list[float] = []
+    try:
+        for _ in range(3):
+            info = cluster.wait_isr(topic, 0, 3, timeout=40)
+            cluster.wait_for(lambda: stream.acked_after(time.monotonic() - 0.5), 20,
+                             what="records acknowledged before the kill")
+            killed_at = time.monotonic()
+            cluster.restart(info.leader)
+            served = cluster.wait_for(lambda: stream.acked_after(killed_at), 30,
+                                      interval=0.02, what="a record written after the kill acked")
+            stalls.append(round(served - killed_at, 2))
+            after = cluster.metadata(topic)[0]
+            assert after.leader_epoch > info.leader_epoch, (info, after)
+        assert stream.finish() == 0, "delivery reports still outstanding"
+    finally:
+        stream._stop.set()
+    print(f"writes stalled after kill and immediate restart, s: {stalls}")
+
+    assert not stream.fatal, stream.fatal
+    assert max(stalls) <= MAX_FAILOVER_S, stalls
+    acked = set(stream.acked)
+    read = [int(v) for v in consume_values(cluster.bootstrap, topic, expect=len(acked), timeout=60)]
+    assert not sorted(s for s, n in Counter(read).items() if n > 1), "records read twice"
+    assert not acked - set(read), f"{len(acked - set(read))} acknowledged records missing"
