@@ -5,8 +5,9 @@ brokers with the default, durable config) unless ``--cluster`` names a running o
 same cluster, one after the other, the raw generator drives a one-partition topic with
 replication factor 1 and acks=1, then replication factor 3 with acks=1, then replication
 factor 3 with acks=all (``min.insync.replicas=2``), so the ratio of the last to the first is
-measured under the same conditions; once with 16 KiB batches, once with ~1 MB batches.  The raw generator talks to the partition leader, found
-through Metadata once every replica is in sync.  The latency workload sends 10,000 records/s
+measured under the same conditions; once with 16 KiB batches, once with ~1 MB batches.
+The raw generator talks to the partition leader, found through Metadata once every replica
+is in sync.  The latency workload sends 10,000 records/s
 with confluent-kafka to a replication-factor-3 topic with acks=all and measures from each
 record's due time to its arrival at a consumer in another process.
 

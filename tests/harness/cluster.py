@@ -459,8 +459,16 @@ def cluster(cluster_etcd: EtcdProcess, tmp_path: Path) -> Iterator[ClusterProces
 # -- helpers the failure tests share -------------------------------------------------------
 
 
-def produce_values(cluster: ClusterProcesses, node: int, topic: str, values: list[bytes],
-                   *, acks: int = -1, partition: int = 0, timeout_ms: int = 10_000) -> dict[str, Any]:
+def produce_values(
+    cluster: ClusterProcesses,
+    node: int,
+    topic: str,
+    values: list[bytes],
+    *,
+    acks: int = -1,
+    partition: int = 0,
+    timeout_ms: int = 10_000,
+) -> dict[str, Any]:
     """Send ``values`` as one batch to ``node`` with a raw Produce v9; the partition's entry
     of the response (``error_code``, ``base_offset``, ...)."""
     body = produce_body(topic, {partition: build_batch(values)}, acks=acks, timeout_ms=timeout_ms)

@@ -21,7 +21,8 @@ def test_three_brokers_replicate_and_the_harness_follows_them(cluster: ClusterPr
     cluster.create_topic("harness", partitions=2, replication_factor=3)
     info = cluster.metadata("harness")
     assert sorted(info) == [0, 1]
-    assert all(sorted(p.replicas) == [1, 2, 3] and sorted(p.isr) == [1, 2, 3] for p in info.values())
+    for partition in info.values():
+        assert sorted(partition.replicas) == [1, 2, 3] and sorted(partition.isr) == [1, 2, 3]
     leader = cluster.leader_of("harness", 0)
     assert leader == info[0].leader
 

@@ -176,6 +176,7 @@ def test_a_leader_restarted_at_once_does_not_lead_from_its_previous_life(
     assert not stream.fatal, stream.fatal
     assert max(stalls) <= MAX_FAILOVER_S, stalls
     acked = set(stream.acked)
-    read = [int(v) for v in consume_values(cluster.bootstrap, topic, expect=len(acked), timeout=60)]
+    values = consume_values(cluster.bootstrap, topic, expect=len(acked), timeout=60)
+    read = [int(v) for v in values]
     assert not sorted(s for s, n in Counter(read).items() if n > 1), "records read twice"
     assert not acked - set(read), f"{len(acked - set(read))} acknowledged records missing"

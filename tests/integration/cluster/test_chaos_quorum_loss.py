@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Producer
+from confluent_kafka import KafkaError, Message, Producer
 
 from harness.cluster import (  # noqa: F401 (fixtures)
     ClusterProcesses,
@@ -57,9 +57,11 @@ def test_acks_all_refuses_without_quorum_and_the_isr_heals(cluster: ClusterProce
         "message.timeout.ms": 3000,
         "retry.backoff.ms": 200,
     })
+    def report(error: KafkaError | None, _message: Message) -> None:
+        outcomes.append(None if error is None else error.name())
+
     for i in range(10):
-        producer.produce(topic, b"lonely-%d" % i, partition=0,
-                         on_delivery=lambda err, _msg: outcomes.append(None if err is None else err.name()))
+        producer.produce(topic, b"lonely-%d" % i, partition=0, on_delivery=report)
     assert producer.flush(20) == 0
     assert len(outcomes) == 10 and None not in outcomes, outcomes
 
