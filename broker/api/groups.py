@@ -36,6 +36,7 @@ Body = dict[str, Any]
 GROUP_KEY = 0
 TRANSACTION_KEY = 1
 COORDINATORS_KEY = "coordinators"
+RELOAD_PAUSE_S = 0.2
 
 
 def coordinators_of(state: BrokerState) -> GroupCoordinators:
@@ -75,6 +76,9 @@ async def follow_led_partitions(state: BrokerState, coordinators: GroupCoordinat
         for (topic, index), partition in list(state.replicas.partitions.items())
         if topic == OFFSETS_TOPIC and partition.is_leader
     }
+    for index in sorted(coordinators.failed):
+        coordinators.unload(index)
+        log.info("reloading the groups of %s-%d after a failed write", OFFSETS_TOPIC, index)
     for index in list(coordinators.services):
         if index not in led:
             coordinators.unload(index)
@@ -101,10 +105,14 @@ class LeadershipFollower:
 
     async def run(self, coordinators: GroupCoordinators) -> None:
         """Load and unload coordinators until cancelled."""
+        coordinators.on_failure = self.nudge
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
             await follow_led_partitions(self.state, coordinators)
+            # Many changes in a burst (a broker's leaderships moving), one pass; and a
+            # coordinator whose writes keep failing is not replayed in a tight loop.
+            await trio.sleep(RELOAD_PAUSE_S)
 
 
 async def _service(state: BrokerState, group_id: str) -> CoordinatorService | None:

@@ -77,6 +77,10 @@ class GroupCoordinators:
         self.services: dict[int, CoordinatorService] = {}
         self.ensure_lock = trio.Lock()  # one creation of __consumer_offsets at a time
         self._scopes: dict[int, trio.CancelScope] = {}
+        # Partitions whose service stopped on a failed append: its memory is ahead of its
+        # log, so it must be loaded again from the log before it serves anyone.
+        self.failed: set[int] = set()
+        self.on_failure: Callable[[], None] | None = None
 
     def partition_of(self, group_id: str) -> int:
         """The ``__consumer_offsets`` partition that holds ``group_id``."""
@@ -115,6 +119,7 @@ class GroupCoordinators:
 
     def unload(self, index: int) -> None:
         """Stop coordinating the groups of a partition (leadership moved away)."""
+        self.failed.discard(index)
         self.services.pop(index, None)
         scope = self._scopes.pop(index, None)
         if scope is not None:
@@ -122,6 +127,15 @@ class GroupCoordinators:
 
     def _appender(self, partition: Partition) -> Callable[[list[Record]], Any]:
         async def append(records: list[Record]) -> None:
+            try:
+                await write(records)
+            except Exception:
+                self.failed.add(partition.index)
+                if self.on_failure is not None:
+                    self.on_failure()
+                raise
+
+        async def write(records: list[Record]) -> None:
             batches = bytearray()
             for start in range(0, len(records), RECORDS_PER_BATCH):
                 chunk = records[start : start + RECORDS_PER_BATCH]

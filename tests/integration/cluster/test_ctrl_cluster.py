@@ -153,11 +153,13 @@ def test_a_killed_leader_is_replaced_from_the_isr_with_a_higher_epoch(cluster: C
 
     def moved() -> dict[int, Body] | None:
         now = all_led(cluster, survivor, "failover", 3)
-        if now and all(p["leader_id"] != victim for p in now.values()):
+        if now and all(
+            p["leader_id"] != victim and victim not in p["isr_nodes"] for p in now.values()
+        ):
             return now
         return None
 
-    after = wait_until(moved, SESSION_MS / 1000 + 8, "new leaders")
+    after = wait_until(moved, SESSION_MS / 1000 + 8, "new leaders and ISRs without the victim")
     assert time.monotonic() - killed_at < SESSION_MS / 1000 + 8
     for index, old in before.items():
         new = after[index]
