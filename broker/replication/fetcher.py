@@ -208,6 +208,7 @@ class LeaderFetcher:
         self._changed = trio.Event()
         self._scope = trio.CancelScope()
         self._done = trio.Event()
+        self._started = False
         self.fetches = 0
 
     @property
@@ -248,12 +249,14 @@ class LeaderFetcher:
         )
 
     async def stop(self) -> None:
-        """Cancel the task and wait for it to end."""
+        """Cancel the task and wait for it to end (if it ever started)."""
         self._scope.cancel()
-        await self._done.wait()
+        if self._started:
+            await self._done.wait()
 
     async def run(self) -> None:
         """Connect, fetch, reconnect after failures; until stopped."""
+        self._started = True
         last_failure = ""
         try:
             with self._scope:

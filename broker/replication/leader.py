@@ -61,7 +61,9 @@ class LeaderState:
         self.high_watermark = high_watermark
         # Followers in the ISR get a fresh start: a new leader cannot know how long they lagged.
         self.followers = {
-            replica: FollowerProgress(last_caught_up_ms=now_ms if replica in self.isr else -math.inf)
+            replica: FollowerProgress(
+                last_caught_up_ms=now_ms if replica in self.isr else -math.inf
+            )
             for replica in replicas
             if replica != node_id
         }

@@ -147,7 +147,8 @@ def test_a_dead_follower_leaves_the_isr_and_rejoins_after_restart(brokers: Broke
     assert produce(brokers, [b"before"], leader)["error_code"] == ErrorCode.NONE
     brokers.nodes[follower].kill()
     wait_until(
-        lambda: sorted(brokers.partition(exclude=(follower,))["isr_nodes"]) == sorted([leader, other]),
+        lambda: sorted(brokers.partition(exclude=(follower,))["isr_nodes"])
+        == sorted([leader, other]),
         LAG_MS / 1000 + 10, "the ISR to shrink",
     )
     entry = produce(brokers, [b"while-down-%d" % i for i in range(10)], leader)

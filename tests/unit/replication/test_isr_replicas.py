@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -98,7 +99,8 @@ class Node:
         frame = encode_request(api_key, version, 7, "test", body)
         header, decoded = decode_request(memoryview(frame)[4:])
         answer = await HANDLERS[api_key](self.context(), header, decoded)
-        _, result = decode_response(api_key, version, memoryview(encode_response(header, answer))[4:])
+        reply = memoryview(encode_response(header, answer))[4:]
+        _, result = decode_response(api_key, version, reply)
         return result
 
     def log_bytes(self) -> bytes:
@@ -151,7 +153,9 @@ class Cluster:
             node.replicas.attach_cluster(self.store, self.view, self.nursery, SETTINGS,
                                          self.connect)
         replicas = (leader, *[n for n in (1, 2, 3) if n != leader])
-        self.record = await create_topic(self.store, TOPIC, [replicas], {"min.insync.replicas": "2"})
+        self.record = await create_topic(
+            self.store, TOPIC, [replicas], {"min.insync.replicas": "2"}
+        )
         assert self.record is not None
         watch = self.store.watch(PARTITIONS_PREFIX)
         states = await list_partitions(self.store, TOPIC)
@@ -221,7 +225,9 @@ async def test_acks_all_waits_for_the_followers_and_all_logs_match(tmp_path: Pat
             log = node.logs.get_log(TOPIC, 0)
             assert log is not None and log.log_end_offset == 3
             assert log.recovery_point == 3, "acknowledged records are fsynced everywhere"
-        await wait_for(lambda: all(n.log_bytes() == leader.log_bytes() for n in cluster.nodes.values()))
+        await wait_for(
+            lambda: all(n.log_bytes() == leader.log_bytes() for n in cluster.nodes.values())
+        )
         nursery.cancel_scope.cancel()
 
 
@@ -385,7 +391,7 @@ async def test_a_leadership_from_before_registration_is_not_taken_up(tmp_path: P
         state, version = found
         await cluster.store.compare_and_set(
             partition_key(TOPIC, 0), version,
-            PartitionState(TOPIC, 0, state.replicas, 1, state.leader_epoch + 1, state.isr).to_json(),
+            replace(state, leader=1, leader_epoch=state.leader_epoch + 1).to_json(),
         )
         await wait_for(lambda: partition.is_leader)
         entry = await produce_to(leader, b"y")
@@ -433,7 +439,8 @@ async def test_follower_requests_with_another_epoch_are_fenced_and_move_nothing(
         assert partition is not None and partition.leader_state is not None
         partition.log.epochs.assign(3, 0)  # pretend the partition is in epoch 3
         partition.state = PartitionState(TOPIC, 0, (1, 2, 3), 1, 3, (1, 2, 3))
-        for epoch, code in ((2, ErrorCode.FENCED_LEADER_EPOCH), (4, ErrorCode.UNKNOWN_LEADER_EPOCH)):
+        expected = ((2, ErrorCode.FENCED_LEADER_EPOCH), (4, ErrorCode.UNKNOWN_LEADER_EPOCH))
+        for epoch, code in expected:
             answer = (await leader.call(ApiKey.FETCH, replica_fetch(3, epoch)))
             entry = answer["responses"][0]["partitions"][0]
             assert entry["error_code"] == code
