@@ -145,7 +145,10 @@ def run(workdir: Path, config_dir: Path = CONFIG_DIR, echo: Callable[[str], None
     if not (config_dir / "broker1.toml").exists():
         raise DevClusterError(f"no broker configs in {config_dir}")
     children: list[Child] = []
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = {
+        sig: signal.signal(sig, signal.default_int_handler)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         etcd = start_etcd(workdir)
         if etcd is None:
@@ -168,7 +171,8 @@ def run(workdir: Path, config_dir: Path = CONFIG_DIR, echo: Callable[[str], None
     except KeyboardInterrupt:
         echo("stopping")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         # Brokers first, one at a time (each hands its leaderships away), etcd last.
         for child in reversed(children):
             code = stop(child)

@@ -171,7 +171,11 @@ class MetadataFollower:
                 if (name, index) in old_states
             }
             old = old_topics.get(name)
-            if old is None or old.topic_id != record.topic_id or old.partitions != record.partitions:
+            if old is not None and old.topic_id != record.topic_id:
+                # Deleted and created again while the watch was down: a new topic.
+                self._call(self.sink.remove_topic, name)
+                old = None
+            if old is None or old.partitions != record.partitions:
                 self._call(self.sink.apply_topic, record, mine)
                 continue
             if old.configs != record.configs:

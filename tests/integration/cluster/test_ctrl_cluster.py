@@ -137,10 +137,16 @@ def test_leaders_spread_evenly_and_every_broker_agrees(cluster: Cluster) -> None
     answers = [cluster.metadata(node, []) for node in NODES]
     assert {a["controller_id"] for a in answers} <= set(NODES)
     assert len({a["controller_id"] for a in answers}) == 1
+    expected = sorted((node, cluster.brokers[node].port) for node in NODES)
     for answer in answers:
-        assert sorted((b["node_id"], b["port"]) for b in answer["brokers"]) == sorted(
-            (node, cluster.brokers[node].port) for node in NODES
-        )
+        assert sorted((b["node_id"], b["port"]) for b in answer["brokers"]) == expected
+    for node in NODES:
+        with WireClient(cluster.brokers[node].port) as client:
+            described = client.request(
+                ApiKey.DESCRIBE_CLUSTER, 0, {"include_cluster_authorized_operations": False}
+            )
+        assert described["controller_id"] == answers[0]["controller_id"]
+        assert sorted((b["broker_id"], b["port"]) for b in described["brokers"]) == expected
 
 
 def test_a_killed_leader_is_replaced_from_the_isr_with_a_higher_epoch(cluster: Cluster) -> None:
@@ -241,3 +247,25 @@ def test_the_group_coordinator_follows_the_offsets_partition_leader(cluster: Clu
     assert successor != coordinator
     assert wait_until(lambda: fetch_offset(cluster, successor, group, "tracked"), 15,
                       "the committed offset at the successor") == 42  # fmt: skip
+
+
+def test_a_killed_controller_is_succeeded_and_its_leaderships_move(cluster: Cluster) -> None:
+    assert cluster.create_topic(2, "orphaned", 3, 3)["error_code"] == ErrorCode.NONE
+    wait_until(lambda: all_led(cluster, 2, "orphaned", 3), 10, "leaders")
+    controller = cluster.metadata(1, [])["controller_id"]
+    assert controller in NODES
+    cluster.brokers[controller].kill()
+    survivor = next(n for n in NODES if n != controller)
+
+    def succeeded() -> int | None:
+        answer = cluster.metadata(survivor, [])
+        return answer["controller_id"] if answer["controller_id"] not in (-1, controller) else None
+
+    successor = wait_until(succeeded, SESSION_MS / 1000 + 8, "a new controller")
+    assert successor in set(NODES) - {controller}
+
+    def moved() -> bool:
+        now = all_led(cluster, survivor, "orphaned", 3)
+        return now is not None and all(p["leader_id"] != controller for p in now.values())
+
+    wait_until(moved, 8, "leaderships off the dead controller")

@@ -152,3 +152,20 @@ async def test_wait_revision_returns_once_the_change_is_applied(
             await follower.image.wait_revision(store.revision + 1)
         assert scope.cancelled_caught, "a revision nobody wrote was reported as applied"
         nursery.cancel_scope.cancel()
+
+
+async def test_a_topic_recreated_while_the_watch_was_down_replaces_the_old_one() -> None:
+    store = MemoryMetadataStore()
+    await create_topic(store, "again", [[1]])
+    sink = RecordingSink()
+    follower = MetadataFollower(store, sink)
+    entries, revision = await store.list("")
+    follower._reset(entries, revision)
+    old_id = sink.topics["again"].topic_id
+    await delete_topic(store, "again")
+    await create_topic(store, "again", [[1], [1]])
+    sink.calls.clear()
+    entries, revision = await store.list("")
+    follower._reset(entries, revision)
+    assert sink.calls == [("remove", "again"), ("topic", ("again", 2, [0, 1]))]
+    assert sink.topics["again"].topic_id != old_id
