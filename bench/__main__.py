@@ -4,8 +4,8 @@ Runs every workload of :mod:`bench.workloads` in turn with a progress display, t
 the run's JSON to ``bench/results/<time>.json``, the tables to ``bench/RESULTS.md`` and the
 charts to ``bench/charts/``.  ``--quick`` runs the same workloads briefly (a smoke test, its
 figures are not worth quoting); ``--only`` picks workloads by key prefix; ``--cluster`` names
-a running three-broker cluster for the replicated workloads, which otherwise report that
-they need one.  The single-purpose benchmarks (``python -m bench.native_bench`` and the
+a running three-broker cluster for the replicated workloads, which otherwise start etcd and
+three brokers of their own.  The single-purpose benchmarks (``python -m bench.native_bench`` and the
 others) still run on their own.
 """
 
@@ -39,7 +39,8 @@ def parse(argv: list[str] | None = None) -> tuple[Options, Path]:
     parser.add_argument("--only", action="append", default=[], metavar="PREFIX",
                         help="run only workloads whose key starts with PREFIX (repeatable)")
     parser.add_argument("--cluster", metavar="HOST:PORT",
-                        help="bootstrap of a running three-broker cluster, for RF=3 workloads")
+                        help="bootstrap of a running three-broker cluster for the RF=3 workloads "
+                        "(default: they start their own)")
     parser.add_argument("--no-peers", action="store_true", help="leave Redis and NATS out")
     parser.add_argument("--data-dir", help="where brokers, peers and the disk test write "
                         "(default: the system's temporary directory)")

@@ -2,7 +2,8 @@
 
 ``local_broker(settings)`` is the context manager the single-purpose benchmarks use (it
 yields the bootstrap address); :class:`BrokerProcess` is the same with the process id and
-the data directory exposed, for the suite's CPU and disk accounting.
+the data directory exposed, for the suite's CPU and disk accounting.  :class:`LocalCluster`
+starts etcd and three such brokers keeping their metadata in it, for the replicated workloads.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,3 +145,98 @@ def local_broker(settings: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``rillet broker start`` with the default config on a free port; yield bootstrap."""
     with BrokerProcess(settings) as broker:
         yield broker.bootstrap
+
+
+class EtcdServer:
+    """A single-member etcd on free loopback ports with a temporary data directory."""
+
+    def __init__(self, data_root: str | None = None) -> None:
+        self.data = Path(tempfile.mkdtemp(prefix="rillet-bench-etcd-", dir=data_root))
+        self.client_port = free_port()
+        self.peer_port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """host:port of the client listener."""
+        return f"127.0.0.1:{self.client_port}"
+
+    @property
+    def pid(self) -> int:
+        """The etcd process id."""
+        assert self.process is not None, "etcd not started"
+        return self.process.pid
+
+    def start(self) -> None:
+        """Start the member and wait until its client port accepts connections."""
+        binary = shutil.which("etcd")
+        if binary is None:
+            raise FileNotFoundError("etcd is not installed (Debian package etcd-server)")
+        client, peer = f"http://{self.endpoint}", f"http://127.0.0.1:{self.peer_port}"
+        args = [
+            binary, "--name", "bench", "--data-dir", str(self.data / "member"),
+            "--listen-client-urls", client, "--advertise-client-urls", client,
+            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"bench={peer}", "--log-level", "warn",
+        ]
+        log = self.data / "etcd.out"
+        self.process = start_server(args, log)
+        wait_for_port(self.client_port, self.process, "etcd", log)
+
+    def stop(self) -> None:
+        """Stop the member and delete its data."""
+        if self.process is not None:
+            stop_process(self.process)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+
+class LocalCluster:
+    """etcd and ``size`` brokers (node ids 1..size) on this machine, metadata in etcd.
+
+    Every broker runs the default config (durable: acks=all waits for group-committed fsyncs
+    on the leader and the followers it counts) plus ``settings``.
+    """
+
+    def __init__(self, size: int = 3, settings: dict[str, str] | None = None,
+                 data_root: str | None = None) -> None:
+        self.etcd = EtcdServer(data_root)
+        url = f"etcd://{self.etcd.endpoint}/bench-{uuid.uuid4().hex[:8]}"
+        self.brokers = [
+            BrokerProcess({**(settings or {}), "node.id": str(node), "metadata.store": url},
+                          data_root=data_root)
+            for node in range(1, size + 1)
+        ]
+
+    @property
+    def bootstrap(self) -> str:
+        """Every broker's host:port, comma-separated."""
+        return ",".join(broker.bootstrap for broker in self.brokers)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process ids by role, for CPU accounting."""
+        return {"etcd": self.etcd.pid,
+                **{f"broker {n}": b.pid for n, b in enumerate(self.brokers, start=1)}}
+
+    def start(self) -> None:
+        """Start etcd, then every broker."""
+        self.etcd.start()
+        for broker in self.brokers:
+            broker.start()
+
+    def stop(self) -> None:
+        """Stop every broker, then etcd; delete all their data."""
+        for broker in self.brokers:
+            broker.stop()
+        self.etcd.stop()
+
+    def __enter__(self) -> LocalCluster:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

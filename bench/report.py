@@ -62,6 +62,12 @@ COMPARISONS = (
                "raw.ingest.1000p", "raw.ingest.100b.16k"),
     Comparison("1,000 partitions vs 1 partition, confluent-kafka producer",
                "clients.confluent.1000p", "clients.confluent.produce"),
+    Comparison("Replication factor 3, acks=all vs replication factor 1, acks=1 (raw, ~1 MB "
+               "batches, same cluster)", "cluster.rf3.acksall.1m", "cluster.rf1.acks1.1m"),
+    Comparison("Replication factor 3, acks=all vs replication factor 1, acks=1 (raw, 16 KiB "
+               "batches, same cluster)", "cluster.rf3.acksall.16k", "cluster.rf1.acks1.16k"),
+    Comparison("Replication factor 3, acks=1 vs replication factor 1, acks=1 (raw, ~1 MB "
+               "batches, same cluster)", "cluster.rf3.acks1.1m", "cluster.rf1.acks1.1m"),
 )
 
 

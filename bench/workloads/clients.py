@@ -15,7 +15,7 @@ from bench import kafka_clients
 from bench.brokers import BrokerProcess
 from bench.kafka_clients import create_topic, new_topic_name
 from bench.kafka_raw import ProduceShape
-from bench.results import SKIPPED, Result, latency_summary, measured
+from bench.results import Result, latency_summary, measured
 from bench.suite import Context, Workload
 from bench.workloads.raw import WARM_ROUNDS, warm_up
 
@@ -151,22 +151,6 @@ def _latency(key: str, acks: str, text: str):
     return run
 
 
-def replicated(ctx: Context) -> list[Result]:
-    """confluent-kafka acks=all on a three-replica topic: only with ``--cluster``."""
-    row = _row("clients.rf3", "replication", CONFLUENT,
-               "produce 100 B records, 1 partition, replication factor 3, acks=all")
-    if not ctx.options.cluster:
-        row.status = SKIPPED
-        row.note = "needs a cluster: run with --cluster host:port of a three-broker cluster"
-        return [row]
-    topic = new_topic_name("clients-rf3")
-    ctx.run((create_topic, (ctx.options.cluster, topic, 1, 3), {}))
-    count = ctx.scale.client_records
-    (out,), cpu, _ = ctx.run(
-        (kafka_clients.confluent_produce, (ctx.options.cluster, topic, count, SIZE, "all"), {}))
-    return [_fill(row, out, cpu)]
-
-
 WORKLOADS = [
     Workload("clients.producers", "clients: confluent-kafka and SDK producers, consumer", 40,
              producers_and_consumer),
@@ -178,5 +162,4 @@ WORKLOADS = [
     Workload("latency.durable", "latency: 10,000 records/s, acks=all", 16, _latency(
         "latency.durable", "all",
         "end-to-end latency, 10,000 records/s of 100 B, acks=all, fsync group commit")),
-    Workload("clients.rf3", "clients: replication factor 3", 12, replicated),
 ]

@@ -16,7 +16,7 @@ from bench import kafka_raw
 from bench.brokers import BrokerProcess
 from bench.child import report_progress
 from bench.kafka_clients import create_topic, new_topic_name
-from bench.results import SKIPPED, Result, measured
+from bench.results import Result, measured
 from bench.suite import Context, Workload, best_of
 
 CONNECTIONS = 4
@@ -121,29 +121,6 @@ def many_partitions(ctx: Context) -> list[Result]:
     return [row]
 
 
-def replicated(ctx: Context) -> list[Result]:
-    """acks=all on a three-replica topic: only against a real cluster (``--cluster``)."""
-    row = _row("raw.rf3", "replication",
-               "ingest 100 B records, 1 partition, replication factor 3, acks=all, ~1 MB batches")
-    if not ctx.options.cluster:
-        row.status = SKIPPED
-        row.note = "needs a cluster: run with --cluster host:port of a three-broker cluster"
-        return [row]
-    from confluent_kafka.admin import AdminClient
-
-    brokers = AdminClient({"bootstrap.servers": ctx.options.cluster}).list_topics(timeout=30).brokers
-    if len(brokers) < 3:
-        row.status = SKIPPED
-        row.note = f"needs a cluster of three brokers; {ctx.options.cluster} has {len(brokers)}"
-        return [row]
-    shape = kafka_raw.ProduceShape(batch_records=RECORDS_1M, acks=-1)
-    topic = new_topic_name("raw-rf3")
-    ctx.run((create_topic, (ctx.options.cluster, topic, 1, 3), {}))
-    (out,), cpu, _ = ctx.run((_produce, (ctx.options.cluster, topic, asdict(shape), ctx.scale.seconds), {}))
-    row.cpu = cpu
-    return [measured(row, out["records"], out["payload_bytes"], out["seconds"])]
-
-
 WORKLOADS = [
     Workload("raw.ingest.100b.16k", "Rillet raw: 100 B, 16 KiB batches", 12, _single(
         "raw.ingest.100b.16k", "ingest",
@@ -166,5 +143,4 @@ WORKLOADS = [
         "ingest 100 B records, 1 partition, acks=all, fsync group commit, "
         "write.caching=false, ~1 MB batches",
         kafka_raw.ProduceShape(batch_records=RECORDS_1M, acks=-1))),
-    Workload("raw.rf3", "Rillet raw: replication factor 3", 12, replicated),
 ]
