@@ -124,6 +124,20 @@ async def _service(state: BrokerState, group_id: str) -> CoordinatorService | No
     return service
 
 
+def _no_service_code(state: BrokerState, group_id: str) -> ErrorCode:
+    """Why no coordinator answers here: still loading a partition this broker already leads
+    (clients retry COORDINATOR_LOAD_IN_PROGRESS at the same broker), or not ours at all.
+
+    Another broker's metadata can name this one as the new leader before this one has
+    replayed the partition's groups; NOT_COORDINATOR then would make clients give up or
+    look elsewhere, though this is the right broker."""
+    index = coordinators_of(state).partition_of(group_id)
+    partition = state.replicas.get(OFFSETS_TOPIC, index)
+    if partition is not None and partition.is_leader:
+        return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    return ErrorCode.NOT_COORDINATOR
+
+
 def _error(header: RequestHeader, body: Body, code: ErrorCode) -> Body:
     answer = error_response_body(header.api_key, header.api_version, body, code)
     assert answer is not None, f"api {header.api_key} has no error shape"
@@ -172,7 +186,7 @@ def _routed(
         state = state_of(ctx)
         service = await _service(state, body["group_id"])
         if service is None:
-            return _error(header, body, ErrorCode.NOT_COORDINATOR)
+            return _error(header, body, _no_service_code(state, body["group_id"]))
         try:
             return await call(service, ctx, header, body)
         except CoordinatorUnavailable:
