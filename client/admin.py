@@ -167,6 +167,34 @@ def _first_failure(errors: dict[str, KafkaError]) -> None:
         raise first
 
 
+def _settle_topic_results(
+    results: Iterable[dict],
+    pending: dict[str, Any] | set[str],
+    errors: dict[str, KafkaError],
+    *,
+    final_codes: frozenset[int] = frozenset(),
+) -> None:
+    """Take each per-topic result off ``pending``: successes quietly, non-retriable failures
+    (and ``final_codes``) into ``errors``; then raise the last retriable error, if any, so
+    that the caller's retry loop sends what is still pending again."""
+    retry: KafkaError | None = None
+    for result in results:
+        name, code = result["name"], result["error_code"]
+        if code:
+            message = result.get("error_message") or ""
+            error = error_for(code, f"topic {name!r}: {message}" if message else f"topic {name!r}")
+            if error.retriable and code not in final_codes:
+                retry = error
+                continue
+            errors[name] = error
+        if isinstance(pending, set):
+            pending.discard(name)
+        else:
+            pending.pop(name, None)
+    if retry is not None:
+        raise retry
+
+
 class Admin:
     """Administers a Kafka cluster; async, trio-native.
 
@@ -290,20 +318,7 @@ class Admin:
                 "validate_only": validate_only,
             }
             response = await self._to_controller(ApiKey.CREATE_TOPICS, body, timeout_ms)
-            retry: KafkaError | None = None
-            for result in response["topics"]:
-                name, code = result["name"], result["error_code"]
-                if not code:
-                    pending.pop(name, None)
-                    continue
-                error = error_for(code, f"topic {name!r}: {result.get('error_message') or ''}")
-                if error.retriable:
-                    retry = error
-                else:
-                    pending.pop(name, None)
-                    errors[name] = error
-            if retry is not None:
-                raise retry
+            _settle_topic_results(response["topics"], pending, errors)
 
         if pending:
             await self._retrying(attempt, timeout_ms / 1000 + self._timeout)
@@ -333,20 +348,11 @@ class Admin:
                 "timeout_ms": timeout_ms,
             }
             response = await self._to_controller(ApiKey.DELETE_TOPICS, body, timeout_ms)
-            retry: KafkaError | None = None
-            for result in response["responses"]:
-                name, code = result["name"], result["error_code"]
-                if not code:
-                    pending.discard(name)
-                    continue
-                error = error_for(code, f"topic {name!r}")
-                if error.retriable and code != ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
-                    retry = error
-                else:
-                    pending.discard(name)
-                    errors[name] = error
-            if retry is not None:
-                raise retry
+            # A topic that does not exist will not appear by asking again.
+            _settle_topic_results(
+                response["responses"], pending, errors,
+                final_codes=frozenset({ErrorCode.UNKNOWN_TOPIC_OR_PARTITION}),
+            )
 
         if pending:
             await self._retrying(attempt, timeout_ms / 1000 + self._timeout)
@@ -411,20 +417,7 @@ class Admin:
                 "validate_only": validate_only,
             }
             response = await self._to_controller(ApiKey.CREATE_PARTITIONS, body, timeout_ms)
-            retry: KafkaError | None = None
-            for result in response["results"]:
-                name, code = result["name"], result["error_code"]
-                if not code:
-                    pending.pop(name, None)
-                    continue
-                error = error_for(code, f"topic {name!r}: {result.get('error_message') or ''}")
-                if error.retriable:
-                    retry = error
-                else:
-                    pending.pop(name, None)
-                    errors[name] = error
-            if retry is not None:
-                raise retry
+            _settle_topic_results(response["results"], pending, errors)
 
         if pending:
             await self._retrying(attempt, timeout_ms / 1000 + self._timeout)
