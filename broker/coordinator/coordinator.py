@@ -504,7 +504,8 @@ class GroupCoordinator:
             self._respond(ticket, _sync_response(error))
         return self._finish()
 
-    def _sync(self, ticket: int, body: Body, now_ms: int) -> ErrorCode | None:
+    def _current_member(self, body: Body) -> tuple[Group, Member] | ErrorCode:
+        """The group and member a SyncGroup or Heartbeat speaks for, or why it may not."""
         group = self.groups.get(body["group_id"])
         member_id: str = body.get("member_id") or ""
         if group is None:
@@ -516,6 +517,14 @@ class GroupCoordinator:
             return ErrorCode.UNKNOWN_MEMBER_ID
         if body["generation_id"] != group.generation:
             return ErrorCode.ILLEGAL_GENERATION
+        return group, member
+
+    def _sync(self, ticket: int, body: Body, now_ms: int) -> ErrorCode | None:
+        found = self._current_member(body)
+        if isinstance(found, ErrorCode):
+            return found
+        group, member = found
+        member_id = member.member_id
         protocol_type = body.get("protocol_type")
         protocol_name = body.get("protocol_name")
         if (protocol_type is not None and protocol_type != group.protocol_type) or (
@@ -571,17 +580,10 @@ class GroupCoordinator:
         return self._finish()
 
     def _heartbeat(self, body: Body, now_ms: int) -> ErrorCode:
-        group = self.groups.get(body["group_id"])
-        member_id: str = body.get("member_id") or ""
-        if group is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID
-        if group.is_fenced(member_id, body.get("group_instance_id")):
-            return ErrorCode.FENCED_INSTANCE_ID
-        member = group.members.get(member_id)
-        if member is None:
-            return ErrorCode.UNKNOWN_MEMBER_ID
-        if body["generation_id"] != group.generation:
-            return ErrorCode.ILLEGAL_GENERATION
+        found = self._current_member(body)
+        if isinstance(found, ErrorCode):
+            return found
+        group, member = found
         self._schedule_session(group, member, now_ms)
         if group.state is GroupState.PREPARING_REBALANCE:
             return ErrorCode.REBALANCE_IN_PROGRESS
