@@ -248,6 +248,13 @@ class BrokerConfig:
         "Partitions of the internal __consumer_offsets topic.",
         _at_least(1),
     )
+    offsets_topic_replication_factor: int = _key(
+        "offsets.topic.replication.factor",
+        3,
+        "Replicas of __consumer_offsets in a cluster; groups get COORDINATOR_NOT_AVAILABLE "
+        "until this many brokers serve (a single-node broker uses 1).",
+        _at_least(1),
+    )
     offsets_topic_segment_bytes: int = _key(
         "offsets.topic.segment.bytes",
         4194304,

@@ -50,7 +50,9 @@ async def ensure_offsets_topic(state: BrokerState) -> None:
     async with coordinators.ensure_lock:
         if OFFSETS_TOPIC not in state.replicas.topics:
             config = state.config
-            factor = min(config.default_replication_factor, len(state.controller.live_brokers()))
+            factor = _offsets_replication_factor(state)
+            if factor is None:
+                return
             topic = NewTopic(
                 OFFSETS_TOPIC,
                 config.offsets_topic_num_partitions,
@@ -67,6 +69,25 @@ async def ensure_offsets_topic(state: BrokerState) -> None:
                 if exc.code != ErrorCode.TOPIC_ALREADY_EXISTS:
                     raise
         await follow_led_partitions(state, coordinators)
+
+
+def _offsets_replication_factor(state: BrokerState) -> int | None:
+    """Replicas for ``__consumer_offsets``, or None while too few brokers serve to place them.
+
+    Creating it with fewer replicas than configured, because the first group arrived while
+    brokers were still starting, would leave every committed offset on one disk for good."""
+    cluster = state.controller.cluster
+    if cluster is None or cluster.solo:
+        return 1
+    wanted = state.config.offsets_topic_replication_factor
+    live = len(state.controller.live_brokers())
+    if live < wanted:
+        log.warning(
+            "not creating %s yet: %d brokers serve, offsets.topic.replication.factor is %d",
+            OFFSETS_TOPIC, live, wanted,
+        )
+        return None
+    return wanted
 
 
 async def follow_led_partitions(state: BrokerState, coordinators: GroupCoordinators) -> None:
