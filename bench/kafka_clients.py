@@ -25,6 +25,7 @@ QUIET = {"log_level": 0}  # librdkafka's own log lines would interleave with the
 LATENCY_LINGER_MS = 1
 # The consumer's long-poll bound; an append should answer a waiting fetch well before it.
 FETCH_WAIT_MS = 100
+OFFSETS_TOPIC = "__consumer_offsets"
 
 
 def create_topic(bootstrap: str, name: str, partitions: int, replication: int = 1,
@@ -203,6 +204,42 @@ def sdk_consume(bootstrap: str, topic: str, count: int, size: int,
     return {"records": seen, "payload_bytes": seen * size, "seconds": elapsed}
 
 
+def wait_coordinator(bootstrap: str, group: str, timeout: float) -> None:
+    """Return once ``group`` has a coordinator.
+
+    The first FindCoordinator of a cluster creates the offsets topic and loads its
+    partitions; left to the consumer, that work would land in the first records' latency.
+    """
+    from bench import kafka_raw
+
+    deadline = time.monotonic() + timeout
+    address = bootstrap.split(",")[0]
+    while not _coordinated(kafka_raw.request_once, address, group):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no coordinator for {group} after {timeout} s")
+        time.sleep(0.1)
+
+
+def _coordinated(request: Any, address: str, group: str) -> bool:
+    """Whether ``group`` has a coordinator and every offsets partition all its replicas.
+
+    ``request(address, api_key, version, body)`` sends one request and returns its answer.
+    """
+    from client.protocol import ApiKey
+
+    answer = request(address, ApiKey.FIND_COORDINATOR, 3, {"key": group, "key_type": 0})
+    if answer["error_code"] != 0:
+        return False
+    body = {"topics": [{"name": OFFSETS_TOPIC}], "allow_auto_topic_creation": False,
+            "include_topic_authorized_operations": False}
+    topics = request(address, ApiKey.METADATA, 12, body)["topics"]
+    return all(
+        topic["error_code"] == 0 and all(
+            p["error_code"] == 0 and len(p["isr_nodes"]) == len(p["replica_nodes"])
+            for p in topic["partitions"])
+        for topic in topics)
+
+
 def latency_consume(bootstrap: str, topic: str, count: int, ready: Any,
                     timeout: float, fetch_wait_ms: int = FETCH_WAIT_MS) -> list[int]:
     """Receive ``count`` stamped records; their end-to-end latencies in nanoseconds.
@@ -211,9 +248,11 @@ def latency_consume(bootstrap: str, topic: str, count: int, ready: Any,
     """
     from confluent_kafka import Consumer, TopicPartition
 
+    group = "bench-" + uuid.uuid4().hex
+    wait_coordinator(bootstrap, group, timeout)
     consumer = Consumer({
         "bootstrap.servers": bootstrap,
-        "group.id": "bench-" + uuid.uuid4().hex,
+        "group.id": group,
         "enable.auto.commit": False,
         "fetch.wait.max.ms": fetch_wait_ms,
         **QUIET,

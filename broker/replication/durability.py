@@ -7,8 +7,9 @@ offset is now covered.  Requests that arrive while a round runs wait for the nex
 fsync serves all of them — the cost of durability is paid per round, not per request.
 
 Replication asks without waiting (``request``): a leader's high watermark counts only its
-fsynced records, so every append asks for a round, and ``listeners`` hear which logs a round
-made durable.
+fsynced records, so every append asks for a round, and after each round ``listeners`` hear
+every log it was asked for — including one that another fsync (the periodic flush) made
+durable first, which the round then had nothing left to do for.
 """
 
 from __future__ import annotations
@@ -81,10 +82,10 @@ class GroupCommit:
                 for log_, task in tasks:
                     log_.complete_flush(task)
                 self.failure = None
-                if tasks:
-                    flushed = [log_ for log_, _ in tasks]
+                asked = [log_ for log_ in pending if not log_.closed]
+                if asked:
                     for listener in self.listeners:
-                        listener(flushed)
+                        listener(asked)
             except OSError as exc:
                 log.error("fsync failed: %s", exc)
                 self.failure = exc

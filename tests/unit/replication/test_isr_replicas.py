@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import trio
+import trio.testing
 
 from client.protocol import (
     SUPPORTED_VERSIONS,
@@ -26,7 +27,7 @@ from client.protocol import (
     encode_request,
     encode_response,
 )
-from client.records import build_batch
+from client.records import build_batch, decode_batches
 
 from broker.api import fetch, offsets, produce
 from broker.api.state import STATE_KEY, BrokerState
@@ -148,9 +149,11 @@ class Cluster:
             raise OSError(f"broker {leader} is down")
         return Loopback(self.nodes[leader])
 
-    async def start(self, leader: int = 1, registered: bool = True) -> None:
+    async def start(
+        self, leader: int = 1, registered: bool = True, settings: ReplicationSettings = SETTINGS
+    ) -> None:
         for node in self.nodes.values():
-            node.replicas.attach_cluster(self.store, self.view, self.nursery, SETTINGS,
+            node.replicas.attach_cluster(self.store, self.view, self.nursery, settings,
                                          self.connect)
         replicas = (leader, *[n for n in (1, 2, 3) if n != leader])
         self.record = await create_topic(
@@ -453,4 +456,61 @@ async def test_follower_requests_with_another_epoch_are_fenced_and_move_nothing(
         ok = (await leader.call(ApiKey.FETCH, replica_fetch(3, 3)))["responses"][0]["partitions"][0]
         assert ok["error_code"] == ErrorCode.NONE
         assert partition.leader_state.followers[3].log_end_offset == 0
+        nursery.cancel_scope.cancel()
+
+
+# Far longer than any test may take: a wait that ran into it would fail the test.
+LONG_POLL = replace(SETTINGS, replica_fetch_wait_max_ms=60_000, replica_lag_time_max_ms=120_000)
+
+
+def consumer_fetch(offset: int, max_wait_ms: int) -> dict:
+    return {**replica_fetch(-1, -1, offset), "max_wait_ms": max_wait_ms, "min_bytes": 1}
+
+
+async def test_acks_all_is_answered_without_waiting_out_a_follower_long_poll(
+    tmp_path: Path,
+) -> None:
+    # Followers wait at the leader in a long-poll: the append must answer it, and the fetch
+    # that reports the follower's fsynced progress must move the watermark at once.
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start(settings=LONG_POLL)
+        leader = cluster.nodes[1]
+        partition = leader.replicas.get(TOPIC, 0)
+        assert partition is not None
+        await wait_for(lambda: all(
+            f.log_end_offset == 0 for f in partition.leader_state.followers.values()
+        ))
+        for round_ in range(3):
+            with trio.fail_after(10):
+                entry = await produce_to(leader, b"x", b"y", timeout_ms=60_000)
+            assert entry["error_code"] == ErrorCode.NONE
+            assert entry["base_offset"] == 2 * round_
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_consumer_long_poll_is_answered_when_the_watermark_passes_it(
+    tmp_path: Path,
+) -> None:
+    # The append alone does not make the records readable; the watermark moving, when the
+    # followers report them, must wake the consumer's fetch.
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start(settings=LONG_POLL)
+        leader = cluster.nodes[1]
+        answers: list[dict] = []
+
+        async def consume() -> None:
+            answer = await leader.call(ApiKey.FETCH, consumer_fetch(0, 60_000))
+            answers.append(answer["responses"][0]["partitions"][0])
+
+        nursery.start_soon(consume)
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.fail_after(10):
+            entry = await produce_to(leader, b"a", b"b", acks=1)
+            assert entry["error_code"] == ErrorCode.NONE
+            await wait_for(lambda: bool(answers), timeout_s=10)
+        assert answers[0]["error_code"] == ErrorCode.NONE
+        assert answers[0]["high_watermark"] == 2
+        assert len(decode_batches(answers[0]["records"])[0].records) == 2
         nursery.cancel_scope.cancel()
