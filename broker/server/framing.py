@@ -55,6 +55,18 @@ class FrameBuffer:
         del buf[:end]
         return frame
 
+    def has_frame(self) -> bool:
+        """True when a whole frame is buffered (``next_frame`` would return it or raise)."""
+        buf = self._buf
+        size = self._size
+        if size < 0:
+            if len(buf) < PREFIX:
+                return False
+            size = int.from_bytes(buf[:PREFIX], "big", signed=True)
+            if size < 0 or size > self.max_frame_size:
+                return True
+        return len(buf) >= PREFIX + size
+
     def wanted(self) -> int:
         """How many more bytes would complete the frame being collected (at least 1)."""
         if self._size < 0:

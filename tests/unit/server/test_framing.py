@@ -74,3 +74,19 @@ def test_a_frame_of_exactly_the_limit_is_accepted() -> None:
     buf = FrameBuffer(100)
     buf.receive_data(_wire([b"x" * 100]))
     assert _drain(buf) == [b"x" * 100]
+
+
+def test_has_frame_says_whether_next_frame_would_return_one() -> None:
+    data = struct.pack(">i", 3) + b"abc" + struct.pack(">i", 2) + b"x"
+    frames = FrameBuffer(100)
+    seen = []
+    for byte in data:
+        frames.receive_data(bytes([byte]))
+        seen.append(frames.has_frame())
+        if seen[-1]:
+            assert bytes(frames.next_frame()) == b"abc"  # type: ignore[arg-type]
+        assert not frames.has_frame()
+    assert seen == [False] * 6 + [True] + [False] * 5
+    oversized = FrameBuffer(100)
+    oversized.receive_data(struct.pack(">i", 101))
+    assert oversized.has_frame(), "next_frame would raise: the reader must get to it"
