@@ -51,7 +51,8 @@ class FrameBuffer:
             # The common case, one frame per read: hand the buffer over instead of copying.
             self._buf = bytearray()
             return memoryview(buf)[PREFIX:]
-        frame = memoryview(bytes(buf[PREFIX:end]))
+        # One copy, and a writable one: appends patch offsets into the records in place.
+        frame = memoryview(buf[PREFIX:end])
         del buf[:end]
         return frame
 

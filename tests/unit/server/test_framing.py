@@ -90,3 +90,16 @@ def test_has_frame_says_whether_next_frame_would_return_one() -> None:
     oversized = FrameBuffer(100)
     oversized.receive_data(struct.pack(">i", 101))
     assert oversized.has_frame(), "next_frame would raise: the reader must get to it"
+
+
+def test_frames_are_writable_however_they_arrived() -> None:
+    # Appends patch offsets into the records in place; a read-only frame would be copied again.
+    buf = FrameBuffer(10_000)
+    buf.receive_data(_wire([b"one", b"two"]) + _wire([b"thr"])[:5])
+    first, second = buf.next_frame(), buf.next_frame()
+    assert first is not None and second is not None
+    assert not first.readonly and not second.readonly
+    first[0:1] = b"O"
+    buf.receive_data(_wire([b"thr"])[5:])
+    assert bytes(buf.next_frame() or b"") == b"thr"
+    assert (bytes(first), bytes(second)) == (b"One", b"two")
