@@ -282,12 +282,17 @@ class Connection:
                 if self._draining and self._send_seq == self._next_seq:
                     return
                 await self._wake_writer.park()
-            # Frames already received are usually answered within a tick each: give the read
-            # loop those ticks first, so that one send carries their responses too (fewer
-            # syscalls, fewer wake-ups of a client that may share the machine).
+            # Frames already received are usually answered within a tick or two each: while
+            # some are still buffered, or answers keep arriving, give them those ticks first,
+            # so that one send carries their responses too (fewer syscalls, fewer wake-ups of
+            # a client that may share the machine).
+            seen = -1
             for _ in range(COALESCE_TICKS):
-                if self._draining or len(self._wake_reader) or not self._frames.has_frame():
+                if self._draining or len(self._wake_reader):
                     break
+                if len(self._ready) == seen and not self._frames.has_frame():
+                    break
+                seen = len(self._ready)
                 await trio.lowlevel.checkpoint()
             batch: list[Buffer] = []
             released = 0
