@@ -127,29 +127,48 @@ class LogMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        # labels() costs microseconds (argument checks, a lock, a dict keyed by strings);
+        # appends call these for every partition of every request, so children are kept.
+        self._in: dict[str, tuple[Counter, Counter]] = {}
+        self._out: dict[str, tuple[Counter, Counter]] = {}
+        self._sizes: dict[tuple[str, int], Gauge] = {}
 
     def appended(self, topic: str, records: int, nbytes: int) -> None:
         """A batch (or several) of `records` records, `nbytes` long, was appended to `topic`."""
-        self.records_in.labels(topic).inc(records)
-        self.bytes_in.labels(topic).inc(nbytes)
+        children = self._in.get(topic)
+        if children is None:
+            children = self._in[topic] = (
+                self.records_in.labels(topic), self.bytes_in.labels(topic)
+            )
+        children[0].inc(records)
+        children[1].inc(nbytes)
 
     def read(self, topic: str, records: int, nbytes: int) -> None:
         """A fetch returned `records` records in `nbytes` bytes from `topic`."""
-        self.records_out.labels(topic).inc(records)
-        self.bytes_out.labels(topic).inc(nbytes)
+        children = self._out.get(topic)
+        if children is None:
+            children = self._out[topic] = (
+                self.records_out.labels(topic), self.bytes_out.labels(topic)
+            )
+        children[0].inc(records)
+        children[1].inc(nbytes)
 
     def partition_opened(self, topic: str, partition: int, size: int) -> None:
         """A partition log was opened or created with `size` bytes on disk."""
         self.partitions.inc()
-        self.size.labels(topic, str(partition)).set(size)
+        self.partition_size(topic, partition, size)
 
     def partition_size(self, topic: str, partition: int, size: int) -> None:
         """A partition's size on disk changed (append, roll, retention)."""
-        self.size.labels(topic, str(partition)).set(size)
+        child = self._sizes.get((topic, partition))
+        if child is None:
+            child = self._sizes[topic, partition] = self.size.labels(topic, str(partition))
+        child.set(size)
 
     def partition_closed(self, topic: str, partition: int) -> None:
         """A partition log was closed or deleted; its series disappear."""
         self.partitions.dec()
+        self._sizes.pop((topic, partition), None)
         try:
             self.size.remove(topic, str(partition))
         except KeyError:

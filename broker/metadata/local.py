@@ -7,7 +7,8 @@ watchers, so a crash at any moment leaves either the old or the new file, and re
 versions and everything derived from them) never go back after a restart.
 
 Rewriting the whole file per change is fine for one node's metadata (topics and partition
-states, written on creation and on leadership or ISR changes, not per record).
+states, written on creation and on leadership or ISR changes, not per record); the writes of
+one `compare_and_set_many` (a new topic's partitions) share one rewrite.
 
 One task at a time may write (a trio lock); reads never wait for disk.
 """
@@ -16,9 +17,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
 import trio
 
 from broker.metadata.store import (
@@ -49,6 +49,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+def _encode_entry(key: str, value_json: str, version: int) -> str:
+    return f'{json.dumps(key)}: {{"value": {value_json}, "version": {version}}}'
+
+
 class LocalMetadataStore(MetadataStore):
     """MetadataStore persisted in one file; open with `await LocalMetadataStore.open(dir)`."""
 
@@ -56,6 +60,10 @@ class LocalMetadataStore(MetadataStore):
         self.path = path
         self._revision = revision
         self._entries = entries
+        self._encoded = {
+            key: _encode_entry(key, json.dumps(item.value, sort_keys=True), item.version)
+            for key, item in entries.items()
+        }
         self._lock = trio.Lock()
         self._watches: list[Watch] = []
         self._closed = False
@@ -108,41 +116,62 @@ class LocalMetadataStore(MetadataStore):
         self, key: str, expected_version: int, new: JsonObject | None
     ) -> bool:
         """Write or delete `key` if its version is `expected_version`; durable on True."""
+        return (await self.compare_and_set_many([(key, expected_version, new)]))[0]
+
+    async def compare_and_set_many(
+        self, writes: Sequence[tuple[str, int, JsonObject | None]]
+    ) -> list[bool]:
+        """Each `compare_and_set` in order, all made durable by one rewrite of the file."""
         async with self._lock:
             self._check_open()
-            current = self._entries.get(key)
-            if (current.version if current else 0) != expected_version:
-                return False
-            if new is None and current is None:
-                return False
-            revision = self._revision + 1
             entries = dict(self._entries)
-            if new is None:
-                del entries[key]
-            else:
-                # A private copy, so later changes to the caller's dict cannot leak in.
-                entries[key] = Versioned(json.loads(json.dumps(new)), revision)
-            data = self._serialize(revision, entries)
+            encoded = dict(self._encoded)
+            revision = self._revision
+            outcomes = []
+            changes = []
+            for key, expected_version, new in writes:
+                current = entries.get(key)
+                if (current.version if current else 0) != expected_version or (
+                    new is None and current is None
+                ):
+                    outcomes.append(False)
+                    continue
+                revision += 1
+                if new is None:
+                    del entries[key]
+                    del encoded[key]
+                    changes.append(Change(key, None, revision))
+                else:
+                    # A private copy, so later changes to the caller's dict cannot leak in.
+                    text = json.dumps(new, sort_keys=True)
+                    entries[key] = Versioned(json.loads(text), revision)
+                    encoded[key] = _encode_entry(key, text, revision)
+                    changes.append(Change(key, entries[key].value, revision))
+                outcomes.append(True)
+            if not changes:
+                return outcomes
+            data = self._serialize(revision, encoded)
             try:
                 await trio.to_thread.run_sync(_write_atomically, self.path, data)
             except OSError as exc:
                 raise MetadataError(f"{self.path}: cannot write metadata ({exc})") from None
             self._entries = entries
+            self._encoded = encoded
             self._revision = revision
-            change = Change(key, None if new is None else entries[key].value, revision)
-            for watch in list(self._watches):
-                if key.startswith(watch.prefix):
-                    watch.deliver(change)
-            return True
+            for change in changes:
+                for watch in list(self._watches):
+                    if change.key.startswith(watch.prefix):
+                        watch.deliver(change)
+            return outcomes
 
     @staticmethod
-    def _serialize(revision: int, entries: dict[str, Versioned]) -> bytes:
-        doc: dict[str, Any] = {
-            "format": FORMAT,
-            "revision": revision,
-            "entries": {k: {"version": v.version, "value": v.value} for k, v in entries.items()},
-        }
-        return json.dumps(doc, indent=1, sort_keys=True).encode()
+    def _serialize(revision: int, encoded: dict[str, str]) -> bytes:
+        """The file: one entry per line, keys sorted; every entry's text is encoded once, when
+        written, so a write costs a join rather than re-encoding the whole store."""
+        body = ",\n".join(encoded[key] for key in sorted(encoded))
+        return (
+            f'{{"entries": {{\n{body}\n}},\n"format": {FORMAT},\n"revision": {revision}\n}}\n'
+        ).encode()
 
     def watch(self, prefix: str) -> Watch:
         """Register a watch on keys starting with `prefix`."""

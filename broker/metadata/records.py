@@ -181,15 +181,24 @@ async def create_topic(
     """
     if await store.get(topic_key(name)) is not None:
         return None
-    for index, replicas in enumerate(assignment):
-        while True:
+    pending = dict(enumerate(assignment))
+    while pending:
+        # All partitions in one batch (one durable write for the local store); a partition
+        # someone changed meanwhile is read again and retried.
+        writes = []
+        for index, replicas in pending.items():
             existing = await get_partition(store, name, index)
             version = existing[1] if existing else 0
             epoch = existing[0].leader_epoch + 1 if existing else 0
             leader = replicas[0] if replicas else -1
             state = PartitionState(name, index, tuple(replicas), leader, epoch, tuple(replicas))
-            if await update_partition(store, state, version):
-                break
+            writes.append((partition_key(name, index), version, state.to_json()))
+        outcomes = await store.compare_and_set_many(writes)
+        pending = {
+            index: replicas
+            for (index, replicas), done in zip(pending.items(), outcomes)
+            if not done
+        }
     record = TopicRecord(name, uuid.uuid4(), len(assignment), dict(configs or {}))
     if not await store.compare_and_set(topic_key(name), 0, record.to_json()):
         return None
@@ -201,6 +210,8 @@ async def delete_topic(store: MetadataStore, name: str) -> bool:
     found = await store.get(topic_key(name))
     if found is None or not await store.compare_and_set(topic_key(name), found.version, None):
         return False
-    for _index, (_state, version) in (await list_partitions(store, name)).items():
-        await store.compare_and_set(partition_key(name, _index), version, None)
+    partitions = await list_partitions(store, name)
+    await store.compare_and_set_many(
+        [(partition_key(name, index), version, None) for index, (_, version) in partitions.items()]
+    )
     return True

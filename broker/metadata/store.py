@@ -27,7 +27,7 @@ A watcher that falls too far behind gets `WatchLagged` and must list again.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -136,6 +136,17 @@ class MetadataStore(abc.ABC):
         Returns False, changing nothing, when the version differs. Returns True once the write is
         durable and has been delivered to watchers.
         """
+
+    async def compare_and_set_many(
+        self, writes: Sequence[tuple[str, int, JsonObject | None]]
+    ) -> list[bool]:
+        """`compare_and_set` for each `(key, expected_version, new)` in order; the outcomes.
+
+        Each write succeeds or fails on its own (no all-or-nothing).  A backend may make them
+        durable together, which is why callers with many keys to write (a topic's partitions)
+        use this; this default simply writes them one after another.
+        """
+        return [await self.compare_and_set(key, expected, new) for key, expected, new in writes]
 
     @abc.abstractmethod
     def watch(self, prefix: str) -> Watch:

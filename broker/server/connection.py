@@ -3,7 +3,8 @@
 Three kinds of task live in the connection's nursery: the read loop (the connection task
 itself), one writer, and one task per request. Each request gets a sequence number when its
 frame arrives; finished responses wait in a reorder buffer until every earlier one has been
-written, then consecutive ready responses leave in one vectored send. A handler returning None
+written, then consecutive ready responses leave in one vectored send (the writer first lets
+requests already received catch up, briefly, so their responses share it). A handler returning None
 (acks=0 produce) takes its turn without writing anything.
 
 Limits:
@@ -40,6 +41,8 @@ log = logging.getLogger("rillet.server")
 
 # Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
 IOV_BATCH = 512
+# Scheduler ticks a ready response may wait for the responses of frames already received.
+COALESCE_TICKS = 16
 # Upper bound of one receive; larger frames arrive over several (recv allocates this much).
 MAX_RECEIVE = 256 * 1024
 
@@ -279,6 +282,18 @@ class Connection:
                 if self._draining and self._send_seq == self._next_seq:
                     return
                 await self._wake_writer.park()
+            # Frames already received are usually answered within a tick or two each: while
+            # some are still buffered, or answers keep arriving, give them those ticks first,
+            # so that one send carries their responses too (fewer syscalls, fewer wake-ups of
+            # a client that may share the machine).
+            seen = -1
+            for _ in range(COALESCE_TICKS):
+                if self._draining or len(self._wake_reader):
+                    break
+                if len(self._ready) == seen and not self._frames.has_frame():
+                    break
+                seen = len(self._ready)
+                await trio.lowlevel.checkpoint()
             batch: list[Buffer] = []
             released = 0
             while self._send_seq in self._ready:

@@ -51,9 +51,22 @@ class FrameBuffer:
             # The common case, one frame per read: hand the buffer over instead of copying.
             self._buf = bytearray()
             return memoryview(buf)[PREFIX:]
-        frame = memoryview(bytes(buf[PREFIX:end]))
+        # One copy, and a writable one: appends patch offsets into the records in place.
+        frame = memoryview(buf[PREFIX:end])
         del buf[:end]
         return frame
+
+    def has_frame(self) -> bool:
+        """True when a whole frame is buffered (``next_frame`` would return it or raise)."""
+        buf = self._buf
+        size = self._size
+        if size < 0:
+            if len(buf) < PREFIX:
+                return False
+            size = int.from_bytes(buf[:PREFIX], "big", signed=True)
+            if size < 0 or size > self.max_frame_size:
+                return True
+        return len(buf) >= PREFIX + size
 
     def wanted(self) -> int:
         """How many more bytes would complete the frame being collected (at least 1)."""

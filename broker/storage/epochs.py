@@ -87,7 +87,12 @@ class LeaderEpochCache:
             self._persist()
 
     def reset(self, entries: list[tuple[int, int]]) -> None:
-        """Replace every entry (after a rebuild from the log) and persist."""
+        """Replace every entry (after a rebuild from the log) and persist.
+
+        No entries and no file (a new log) writes nothing: a missing file already means
+        "rebuild from the log", which finds none again.
+        """
         self.entries = list(entries)
-        self._persist()
+        if entries or os.path.exists(self.path):
+            self._persist()
         self.loaded = True

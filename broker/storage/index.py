@@ -27,6 +27,7 @@ import struct
 import native
 
 U32_MAX = 2**32 - 1
+_MADV_RANDOM: int | None = getattr(mmap, "MADV_RANDOM", None)
 
 
 class IndexFullError(Exception):
@@ -58,6 +59,11 @@ class _Index:
             self._mm = None
         if self._length:
             self._mm = mmap.mmap(self._fd, self._length)
+            if _MADV_RANDOM is not None:
+                # Lookups are binary searches and appends touch one slot: read-around on a
+                # fault only costs (on a fresh preallocated file it made the first entry of
+                # each new segment take milliseconds).
+                self._mm.madvise(_MADV_RANDOM)
 
     def resize(self, length: int) -> None:
         """Set the file (and mapping) to ``length`` bytes, whole entries only."""

@@ -1110,8 +1110,9 @@ class Log:
             epochs.reset(epochs.entries)
         self.producers.map_end_offset = self._log_end_offset
         for segment in self.segments[first:]:
-            for fd in segment.fds():
-                os.fsync(fd)
+            if segment.size:  # an empty segment (a new log's) holds nothing to make durable
+                for fd in segment.fds():
+                    os.fsync(fd)
         self._recovery_point = self._log_end_offset
         if report.dropped_bytes:
             logger.warning(

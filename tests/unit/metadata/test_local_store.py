@@ -175,3 +175,61 @@ async def test_recreated_topic_keeps_epochs_rising(tmp_path: Path) -> None:
     await create_topic(store, "t", [[1]])
     state, _ = await get_partition(store, "t", 0)  # type: ignore[misc]
     assert state.leader_epoch == 8
+
+
+async def test_many_writes_succeed_or_fail_each_and_share_one_file_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await LocalMetadataStore.open(tmp_path)
+    assert await store.compare_and_set("k/taken", 0, {"n": 0})
+    written: list[bytes] = []
+    real_write = local_module._write_atomically
+
+    def counting_write(path: Path, data: bytes) -> None:
+        written.append(data)
+        real_write(path, data)
+
+    monkeypatch.setattr(local_module, "_write_atomically", counting_write)
+    async with store.watch("k/") as changes:
+        outcomes = await store.compare_and_set_many([
+            ("k/a", 0, {"n": 1}),
+            ("k/taken", 0, {"n": 2}),  # wrong version: fails alone
+            ("k/a", 2, {"n": 3}),      # sees the first write of this batch
+            ("k/missing", 0, None),    # deleting an absent key fails
+            ("k/taken", 1, None),
+        ])
+        assert outcomes == [True, False, True, False, True]
+        assert len(written) == 1
+        seen = [await changes.__anext__() for _ in range(3)]
+    assert [(c.key, c.value, c.version) for c in seen] == [
+        ("k/a", {"n": 1}, 2), ("k/a", {"n": 3}, 3), ("k/taken", None, 4)
+    ]
+    assert await store.compare_and_set_many([("k/a", 0, {})]) == [False]
+    assert len(written) == 1, "nothing to write, no file write"
+    await store.aclose()
+
+    reopened = await LocalMetadataStore.open(tmp_path)
+    entries, revision = await reopened.list("k/")
+    assert revision == 4
+    assert entries == {"k/a": ((await reopened.get("k/a")))}
+    assert entries["k/a"].value == {"n": 3} and entries["k/a"].version == 3
+
+
+async def test_a_new_topic_and_its_deletion_are_one_file_write_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await LocalMetadataStore.open(tmp_path)
+    writes = 0
+    real_write = local_module._write_atomically
+
+    def counting_write(path: Path, data: bytes) -> None:
+        nonlocal writes
+        writes += 1
+        real_write(path, data)
+
+    monkeypatch.setattr(local_module, "_write_atomically", counting_write)
+    assert await create_topic(store, "wide", [[1]] * 50) is not None
+    assert writes == 2, "the partitions together, then the topic"
+    assert await delete_topic(store, "wide")
+    assert writes == 4, "the topic, then the partitions together"
+    assert await store.list("partitions/wide/") == ({}, 102)

@@ -226,3 +226,44 @@ async def test_ordered_sections_run_in_request_order() -> None:
         nursery.start_soon(request, 2, 0.01, False)
         nursery.start_soon(request, 3, 0.0, True)
     assert order == [0, 1, 3]
+
+
+class _CountingStream(trio.abc.HalfCloseableStream):
+    """Counts the sends of the wrapped stream."""
+
+    def __init__(self, inner: trio.abc.HalfCloseableStream) -> None:
+        self.inner = inner
+        self.sends = 0
+
+    async def send_all(self, data: Any) -> None:
+        self.sends += 1
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:
+        await self.inner.wait_send_all_might_not_block()
+
+    async def send_eof(self) -> None:
+        await self.inner.send_eof()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_answers_to_requests_received_together_leave_together(
+    dispatcher: Any, wire: Any
+) -> None:
+    client, server = trio.testing.memory_stream_pair()
+    counting = _CountingStream(server)
+    conn = Connection(
+        counting, ConnectionInfo(1, "test:1", "PLAINTEXT"), dispatcher, ConnectionLimits()
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.run)
+        await client.send_all(b"".join(wire.frame(f"echo 0 r{i}".encode()) for i in range(8)))
+        responses = await wire.read_frames(client, 8)
+        await client.aclose()
+    assert responses == [f"re:r{i}".encode() for i in range(8)]
+    assert counting.sends <= 2, f"{counting.sends} sends for 8 requests read at once"

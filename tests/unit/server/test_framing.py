@@ -74,3 +74,32 @@ def test_a_frame_of_exactly_the_limit_is_accepted() -> None:
     buf = FrameBuffer(100)
     buf.receive_data(_wire([b"x" * 100]))
     assert _drain(buf) == [b"x" * 100]
+
+
+def test_has_frame_says_whether_next_frame_would_return_one() -> None:
+    data = struct.pack(">i", 3) + b"abc" + struct.pack(">i", 2) + b"x"
+    frames = FrameBuffer(100)
+    seen = []
+    for byte in data:
+        frames.receive_data(bytes([byte]))
+        seen.append(frames.has_frame())
+        if seen[-1]:
+            assert bytes(frames.next_frame()) == b"abc"  # type: ignore[arg-type]
+        assert not frames.has_frame()
+    assert seen == [False] * 6 + [True] + [False] * 5
+    oversized = FrameBuffer(100)
+    oversized.receive_data(struct.pack(">i", 101))
+    assert oversized.has_frame(), "next_frame would raise: the reader must get to it"
+
+
+def test_frames_are_writable_however_they_arrived() -> None:
+    # Appends patch offsets into the records in place; a read-only frame would be copied again.
+    buf = FrameBuffer(10_000)
+    buf.receive_data(_wire([b"one", b"two"]) + _wire([b"thr"])[:5])
+    first, second = buf.next_frame(), buf.next_frame()
+    assert first is not None and second is not None
+    assert not first.readonly and not second.readonly
+    first[0:1] = b"O"
+    buf.receive_data(_wire([b"thr"])[5:])
+    assert bytes(buf.next_frame() or b"") == b"thr"
+    assert (bytes(first), bytes(second)) == (b"One", b"two")

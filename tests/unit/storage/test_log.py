@@ -386,3 +386,21 @@ def test_flush_task_survives_truncation_meanwhile(tmp_path: Path) -> None:
     log.complete_flush(task)
     assert log.recovery_point <= 2  # the flushed offsets no longer describe this log
     log.close()
+
+
+def test_a_new_log_writes_its_epoch_checkpoint_only_once_it_has_an_epoch(
+    tmp_path: Path,
+) -> None:
+    checkpoint = tmp_path / "t-0" / "leader-epoch-checkpoint"
+    log = open_log(tmp_path)
+    assert not checkpoint.exists()
+    log.close()
+    log = open_log(tmp_path)
+    assert log.epochs.entries == [] and not checkpoint.exists()
+    log.append_as_leader(make_batch([b"a", b"b"]), 3)
+    log.close()
+    assert checkpoint.exists()
+    log = open_log(tmp_path)
+    assert log.epochs.entries == [(3, 0)]
+    assert log.log_end_offset == 2
+    log.close()
