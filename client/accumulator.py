@@ -246,13 +246,16 @@ class ProducerBatch:
 class RecordFuture:
     """The delivery result of one record: ``await future`` returns its RecordMetadata or
     raises the error that failed its batch. ``done()``, ``result()``, ``exception()`` and
-    ``add_done_callback()`` work without awaiting."""
+    ``add_done_callback()`` work without awaiting.
+
+    Made by :meth:`Accumulator.append`, which sets ``batch`` (the record's
+    :class:`ProducerBatch`) and ``index`` (its position there) right after creating it.
+    """
 
     __slots__ = ("batch", "index")
 
-    def __init__(self, batch: ProducerBatch, index: int) -> None:
-        self.batch = batch
-        self.index = index
+    batch: ProducerBatch
+    index: int
 
     def __repr__(self) -> str:
         state = "pending" if not self.batch.completed else (
@@ -491,7 +494,11 @@ class Accumulator:
             self.seal(part)
             if self.on_batch is not None:
                 self.on_batch()
-        return RecordFuture(batch, index)
+        # built without an __init__, which would cost a Python frame per record
+        future = RecordFuture()
+        future.batch = batch
+        future.index = index
+        return future
 
     def _too_large(self, size: int) -> None:
         raise MessageTooLargeError(
