@@ -454,7 +454,10 @@ class Accumulator:
         record above ``max_record_size``, TypeError for a key or value that is not
         bytes-like.
         """
-        state = self.topics.get(topic)
+        try:
+            state = self.topics[topic]  # a subscript costs less than a call to get()
+        except KeyError:
+            state = None
         if state is None:
             self.refuse(topic)
         if type(value) is bytes:
