@@ -38,6 +38,7 @@ lib.rl_crc32c_init()  # already run at load on GCC/Clang; cheap and idempotent
 HARDWARE_CRC = bool(lib.rl_crc32c_hw())
 
 _from_buffer = ffi.from_buffer
+_struct_pack = struct.pack
 _buffer = ffi.buffer
 _unpack = ffi.unpack
 _new = ffi.new
@@ -227,7 +228,7 @@ def _grow(buf: object, used: int, size: int) -> object:
     return bigger
 
 
-def _column(name: str, items: Sequence) -> tuple[bytes, array]:
+def _column(name: str, items: Sequence) -> tuple[bytes, bytes | array]:
     """One blob of all non-null items plus an int32 length per item (-1 for None).
 
     Built with C-level builtins only; no Python code runs per item.  A length
@@ -236,10 +237,12 @@ def _column(name: str, items: Sequence) -> tuple[bytes, array]:
     """
     try:
         try:
-            # array() from a list is faster than from an iterator
-            return b"".join(items), array("i", list(map(len, items)))
+            # struct converts ints to int32 several times faster than array("i") does
+            return b"".join(items), _struct_pack(f"={len(items)}i", *map(len, items))
         except TypeError:
             pass  # None among the items (or a wrong type, reported below)
+        except struct.error:
+            raise OverflowError from None
         try:
             blob = b"".join(filter(_is_not_none, items))
         except TypeError as exc:
