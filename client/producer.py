@@ -487,7 +487,9 @@ class Producer:
         encoded: list[ProducerBatch] = []
         for batch in batches:
             try:
-                records = batch.encode(self._compression, self._producer_id, self._producer_epoch)
+                records = batch.encode(
+                    self._compression, self._producer_id, self._producer_epoch, self._acc.pool
+                )
             except (ValueError, TypeError) as exc:
                 # a record the encoder refuses (e.g. a header that is not bytes) fails its
                 # own batch only; its sequence numbers were taken, so renumber from here
@@ -571,6 +573,7 @@ class Producer:
             pass
         with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
             self._acc.release(batch)
+        batch.give_buffer(self._acc.pool)
         batch.complete(base_offset, log_append_time)
         self._space_freed()
 

@@ -300,13 +300,21 @@ def encode_batch(
     keys: Sequence[bytes | None] | None = None,
     timestamp_deltas: Sequence[int] | None = None,
     headers: Sequence[bytes | None] | None = None,
-) -> bytes:
+    *,
+    into: bytearray | None = None,
+) -> bytes | memoryview:
     """A whole uncompressed record batch v2: ``header`` then the records as
     ``encode_records`` encodes them (offset deltas from 0), with the header's
     batchLength and CRC fields computed for the result.
 
     ``header`` is a packed 61-byte batch header whose batchLength and CRC are
-    ignored.  The batch is assembled in one reused buffer and copied out once.
+    ignored.  Without ``into`` the batch is assembled in a reused buffer and
+    copied out once as bytes.  With ``into`` it is written straight into that
+    bytearray, which is never resized, and a memoryview of the batch is returned;
+    when the batch does not fit, the view is of a new bytearray instead (its
+    ``obj``), so the caller can keep whichever holds the batch for reuse.  The
+    encoder reserves the widest encoding for up to 1024 records at a time, so
+    ``into`` needs up to 32 KiB more than the batch takes.
     """
     if len(header) != HEADER_SIZE:
         raise ValueError(f"a batch header is {HEADER_SIZE} bytes, got {len(header)}")
@@ -315,15 +323,27 @@ def encode_batch(
     if n == 0:
         raise ValueError("a record batch needs at least one record")
     deltas = _deltas_arg(timestamp_deltas, n)
-    out = _scratch(0)
-    ffi.memmove(out, _bytes_arg(header), HEADER_SIZE)
-    out, written = _encode_all(columns, deltas, 0, out, HEADER_SIZE)
+    if into is None:
+        target = _scratch(0)
+    elif type(into) is not bytearray:
+        raise TypeError(f"into must be a bytearray, got {type(into).__name__}")
+    elif len(into) < HEADER_SIZE:
+        into = None
+        target = _scratch(0)
+    else:
+        target = _from_buffer("uint8_t[]", into)
+    ffi.memmove(target, _bytes_arg(header), HEADER_SIZE)
+    out, written = _encode_all(columns, deltas, 0, target, HEADER_SIZE)
     if written - LOG_OVERHEAD > INT32_MAX:
         raise ValueError("a record batch longer than 2**31 - 1 bytes")
     view = _buffer(out, written)
     _LENGTH.pack_into(view, LENGTH_OFFSET, written - LOG_OVERHEAD)
     _CRC.pack_into(view, CRC_OFFSET, lib.rl_crc32c(0, out + CRC_START, written - CRC_START))
-    return view[:]
+    if into is None:
+        return view[:]
+    if out is not target:  # outgrew ``into``: the batch ended up in the scratch buffer
+        into = bytearray(view)
+    return memoryview(into)[:written]
 
 
 def _encode_all(

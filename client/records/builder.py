@@ -53,7 +53,8 @@ def build_batch(
     partition_leader_epoch: int = -1,
     timestamp_type: TimestampType = TimestampType.CREATE_TIME,
     now_ms: int | None = None,
-) -> bytes:
+    into: bytearray | None = None,
+) -> bytes | memoryview:
     """One record batch v2 holding ``values`` (None = null value), ready to send.
 
     ``keys``, ``headers`` (per record: a list of (str, bytes|None) or None) and
@@ -62,6 +63,8 @@ def build_batch(
     LOG_APPEND_TIME the batch's maxTimestamp is ``now_ms`` (or the wall clock),
     which readers then report as every record's timestamp.  Records get offset
     deltas 0..n-1 from ``base_offset``.  ValueError/TypeError for bad arguments.
+    ``into``: a bytearray to write an uncompressed batch into, returning a memoryview
+    (see ``native.encode_batch``); compressed batches are bytes whatever it says.
     """
     if type(values) is not list and type(values) is not tuple:
         values = list(values)
@@ -114,7 +117,9 @@ def build_batch(
         if codec is Compression.NONE:
             # header and records assembled in one buffer: one copy of the batch, not three
             header = _pack_header(batch_length=0, crc=0, **fields)
-            return native.encode_batch(header, values, keys, deltas, header_sections)
+            return native.encode_batch(
+                header, values, keys, deltas, header_sections, into=into
+            )
         section = native.encode_records(values, keys, deltas, header_sections, 0)
     except native.NativeError as exc:
         raise ValueError(f"cannot encode records: {exc}") from None

@@ -247,3 +247,23 @@ def test_batch_bad_arguments(header: bytes, values: list, error: type[Exception]
         native.encode_batch(header, values)
     with pytest.raises(error):
         twins.encode_batch(header, values)
+
+
+@pytest.mark.parametrize("encode", [native.encode_batch, twins.encode_batch])
+def test_batch_into_a_reused_bytearray(encode) -> None:  # type: ignore[no-untyped-def]
+    values = [b"%d" % i * 20 for i in range(2500)]
+    expected = twins.encode_batch(_header(2500), values)
+    buf = bytearray(len(expected) + 64 * 1024)  # headroom for the encoder's size bound
+    view = encode(_header(2500), values, into=buf)
+    assert view.obj is buf and view == expected
+    size = len(buf)
+    # reused for a smaller batch: written from the start, never resized
+    view = encode(_header(1), [b"x"], into=buf)
+    assert view.obj is buf and view == twins.encode_batch(_header(1), [b"x"])
+    assert len(buf) == size
+    # too small: a new bytearray holds the batch, the given one is left as it was
+    small = bytearray(200)
+    view = encode(_header(2500), values, into=small)
+    assert view.obj is not small and view == expected and len(small) == 200
+    with pytest.raises(TypeError):
+        encode(_header(1), [b"x"], into=memoryview(bytearray(100)))
