@@ -133,7 +133,8 @@ class Producer:
             refuse=self._refuse,
         )
         self._acc.on_batch = self._wake
-        if self._key_serializer is None and self._value_serializer is None:
+        self._plain = self._key_serializer is None and self._value_serializer is None
+        if self._plain:
             self.send_nowait = self._acc.append  # type: ignore[method-assign]
         self._tasks = TaskGroup(nursery)
         self._wakeup = trio.Event()
@@ -305,7 +306,12 @@ class Producer:
         buffer space, at most ``max_block_ms`` (then BufferFullError / KafkaTimeoutError).
         """
         try:
-            future = self.send_nowait(topic, value, key, headers, partition, timestamp)
+            if self._plain:
+                # not self.send_nowait: a method looked up in the instance's own dict costs
+                # a generic attribute lookup per record
+                future = self._acc.append(topic, value, key, headers, partition, timestamp)
+            else:
+                future = Producer.send_nowait(self, topic, value, key, headers, partition, timestamp)
         except trio.WouldBlock:
             future = await self._send_blocking(topic, value, key, headers, partition, timestamp)
         if self._batch_events != self._batch_events_seen:
