@@ -433,6 +433,10 @@ class Producer:
 
     def _drain(self, now: float) -> tuple[bool, float | None]:
         """Send what may be sent; return (anything sent, when a backed-off retry is due)."""
+        if self._closed:
+            # the sender can still be scheduled once after close() failed the leftovers,
+            # and the task group no longer accepts tasks
+            return False, None
         acc = self._acc
         if self._reset_needed:
             if not self._resetting and not any(

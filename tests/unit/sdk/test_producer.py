@@ -387,3 +387,14 @@ async def test_delivered_batches_leave_their_buffer_to_the_next(fake: FakeBroker
     assert [f.result().offset for f in futures] == list(range(100))
     values = [r.value[:5] for r in fake.state.records("t", 2)]
     assert values == [b"%02d-%02d" % (r, i) for r in range(5) for i in range(20)]
+
+
+async def test_sender_starts_nothing_once_closed(fake: FakeBroker) -> None:
+    # the sender may run once more after close() (woken before it was cancelled): a reset or
+    # a send it would start then has no task group left to run in
+    producer = Producer(fake.bootstrap, **fast(acks="all"))
+    await producer.start()
+    await producer.send_and_wait("t", b"x", partition=0)
+    await producer.close()
+    producer._reset_needed = True
+    assert producer._drain(trio.current_time()) == (False, None)
