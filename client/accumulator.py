@@ -52,6 +52,7 @@ def _as_bytes(value: Any, what: str) -> bytes:
 
 __all__ = [
     "Accumulator",
+    "BufferPool",
     "PartitionState",
     "ProducerBatch",
     "RecordFuture",
@@ -132,7 +133,7 @@ class ProducerBatch:
         self.producer_epoch = -1
         self.attempts = 0
         self.retry_at = 0.0
-        self.encoded: bytes | None = None
+        self.encoded: bytes | memoryview | None = None
         self.base_offset = -1
         self.log_append_time = -1
         self.error: BaseException | None = None
@@ -155,16 +156,27 @@ class ProducerBatch:
         return len(self.values)
 
     def encode(
-        self, compression: Compression, producer_id: int, producer_epoch: int
-    ) -> bytes:
-        """The batch's bytes (native encoder); re-encoded only when the identity changed."""
+        self,
+        compression: Compression,
+        producer_id: int,
+        producer_epoch: int,
+        pool: BufferPool | None = None,
+    ) -> bytes | memoryview:
+        """The batch's bytes (native encoder); re-encoded only when the identity changed.
+
+        With a ``pool``, an uncompressed batch is written into one of its buffers (then a
+        memoryview), which :meth:`give_buffer` hands back once the batch is delivered."""
+        encoded = self.encoded
         if (
-            self.encoded is None
+            encoded is None
             or self.producer_id != producer_id
             or self.producer_epoch != producer_epoch
         ):
             self.producer_id = producer_id
             self.producer_epoch = producer_epoch
+            into = None
+            if pool is not None and compression == Compression.NONE:
+                into = encoded.obj if type(encoded) is memoryview else pool.take(self.size)
             self.encoded = build_batch(
                 self.values,
                 self.keys,
@@ -175,8 +187,17 @@ class ProducerBatch:
                 producer_epoch=producer_epoch,
                 base_sequence=self.base_sequence,
                 now_ms=self.created_ms,
+                into=into,
             )
         return self.encoded
+
+    def give_buffer(self, pool: BufferPool) -> None:
+        """Hand the buffer the batch was encoded into back to ``pool``; only for a delivered
+        batch, whose bytes no request is writing any more."""
+        encoded = self.encoded
+        if type(encoded) is memoryview:
+            self.encoded = None
+            pool.give(encoded.obj)
 
     def resequence(self) -> None:
         """Forget the sequence (and encoding) so the sender assigns a fresh one."""
@@ -243,16 +264,48 @@ class ProducerBatch:
         return RecordMetadata(self.topic, self.partition, offset, timestamp)
 
 
+class BufferPool:
+    """Bytearrays that held delivered batches, kept to encode later batches into: a fresh
+    allocation the size of a batch costs a page fault per 4 KiB on every batch."""
+
+    __slots__ = ("size", "limit", "free")
+
+    # the encoder reserves room for the widest encoding of 1024 records at a time
+    HEADROOM = 64 * 1024
+
+    def __init__(self, batch_size: int, limit: int) -> None:
+        self.size = batch_size + self.HEADROOM
+        self.limit = limit
+        self.free: list[bytearray] = []
+
+    def take(self, estimate: int) -> bytearray:
+        """A kept buffer, or a new one: full-sized when it will be kept, else with room for a
+        batch of about ``estimate`` bytes."""
+        if self.free:
+            return self.free.pop()
+        if self.limit > 0:
+            return bytearray(self.size)
+        return bytearray(min(estimate, self.size - self.HEADROOM) + self.HEADROOM)
+
+    def give(self, buf: bytearray) -> None:
+        """Keep ``buf`` for a later batch (unless it is too small or enough are kept)."""
+        if len(buf) >= self.size and len(self.free) < self.limit:
+            self.free.append(buf)
+
+
 class RecordFuture:
     """The delivery result of one record: ``await future`` returns its RecordMetadata or
     raises the error that failed its batch. ``done()``, ``result()``, ``exception()`` and
-    ``add_done_callback()`` work without awaiting."""
+    ``add_done_callback()`` work without awaiting.
+
+    Made by :meth:`Accumulator.append`, which sets ``batch`` (the record's
+    :class:`ProducerBatch`) and ``index`` (its position there) right after creating it.
+    """
 
     __slots__ = ("batch", "index")
 
-    def __init__(self, batch: ProducerBatch, index: int) -> None:
-        self.batch = batch
-        self.index = index
+    batch: ProducerBatch
+    index: int
 
     def __repr__(self) -> str:
         state = "pending" if not self.batch.completed else (
@@ -404,6 +457,8 @@ class Accumulator:
         self.clock = clock
         self.topics: dict[str, TopicState] = {}
         self.buffered = 0
+        # as many spare buffers as batches fit in buffer_memory, at most 8
+        self.pool = BufferPool(batch_size, max(0, min(8, buffer_memory // batch_size - 1)))
         # partitions that hold an open or ready batch, for the sender to visit
         self.dirty: set[PartitionState] = set()
         # re-entrant: delivery callbacks run under it and may append again
@@ -451,7 +506,10 @@ class Accumulator:
         record above ``max_record_size``, TypeError for a key or value that is not
         bytes-like.
         """
-        state = self.topics.get(topic)
+        try:
+            state = self.topics[topic]  # a subscript costs less than a call to get()
+        except KeyError:
+            state = None
         if state is None:
             self.refuse(topic)
         if type(value) is bytes:
@@ -491,7 +549,11 @@ class Accumulator:
             self.seal(part)
             if self.on_batch is not None:
                 self.on_batch()
-        return RecordFuture(batch, index)
+        # built without an __init__, which would cost a Python frame per record
+        future = RecordFuture()
+        future.batch = batch
+        future.index = index
+        return future
 
     def _too_large(self, size: int) -> None:
         raise MessageTooLargeError(

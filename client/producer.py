@@ -133,7 +133,8 @@ class Producer:
             refuse=self._refuse,
         )
         self._acc.on_batch = self._wake
-        if self._key_serializer is None and self._value_serializer is None:
+        self._plain = self._key_serializer is None and self._value_serializer is None
+        if self._plain:
             self.send_nowait = self._acc.append  # type: ignore[method-assign]
         self._tasks = TaskGroup(nursery)
         self._wakeup = trio.Event()
@@ -305,7 +306,12 @@ class Producer:
         buffer space, at most ``max_block_ms`` (then BufferFullError / KafkaTimeoutError).
         """
         try:
-            future = self.send_nowait(topic, value, key, headers, partition, timestamp)
+            if self._plain:
+                # not self.send_nowait: a method looked up in the instance's own dict costs
+                # a generic attribute lookup per record
+                future = self._acc.append(topic, value, key, headers, partition, timestamp)
+            else:
+                future = Producer.send_nowait(self, topic, value, key, headers, partition, timestamp)
         except trio.WouldBlock:
             future = await self._send_blocking(topic, value, key, headers, partition, timestamp)
         if self._batch_events != self._batch_events_seen:
@@ -427,6 +433,10 @@ class Producer:
 
     def _drain(self, now: float) -> tuple[bool, float | None]:
         """Send what may be sent; return (anything sent, when a backed-off retry is due)."""
+        if self._closed:
+            # the sender can still be scheduled once after close() failed the leftovers,
+            # and the task group no longer accepts tasks
+            return False, None
         acc = self._acc
         if self._reset_needed:
             if not self._resetting and not any(
@@ -487,7 +497,9 @@ class Producer:
         encoded: list[ProducerBatch] = []
         for batch in batches:
             try:
-                records = batch.encode(self._compression, self._producer_id, self._producer_epoch)
+                records = batch.encode(
+                    self._compression, self._producer_id, self._producer_epoch, self._acc.pool
+                )
             except (ValueError, TypeError) as exc:
                 # a record the encoder refuses (e.g. a header that is not bytes) fails its
                 # own batch only; its sequence numbers were taken, so renumber from here
@@ -571,6 +583,7 @@ class Producer:
             pass
         with self._acc.lock:  # buffered bytes are shared with a sync caller's thread
             self._acc.release(batch)
+        batch.give_buffer(self._acc.pool)
         batch.complete(base_offset, log_append_time)
         self._space_freed()
 

@@ -40,6 +40,7 @@ __all__ = [
     "assign_offsets",
     "crc32c",
     "decode_records",
+    "encode_batch",
     "encode_records",
     "offset_index_lookup",
     "require_compiled",
@@ -67,6 +68,7 @@ assign_offsets = twins.assign_offsets
 offset_index_lookup = twins.offset_index_lookup
 time_index_lookup = twins.time_index_lookup
 encode_records = twins.encode_records
+encode_batch = twins.encode_batch
 decode_records = twins.decode_records
 slices_format = twins.slices_format
 HARDWARE_CRC = False
@@ -81,5 +83,6 @@ if _rillet is not None:
     offset_index_lookup = getattr(_compiled, "offset_index_lookup", offset_index_lookup)
     time_index_lookup = getattr(_compiled, "time_index_lookup", time_index_lookup)
     encode_records = getattr(_compiled, "encode_records", encode_records)
+    encode_batch = getattr(_compiled, "encode_batch", encode_batch)
     decode_records = getattr(_compiled, "decode_records", decode_records)
     slices_format = getattr(_compiled, "slices_format", slices_format)

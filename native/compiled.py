@@ -17,8 +17,12 @@ from operator import is_not, length_hint
 
 from native._rillet import ffi, lib  # type: ignore[import-not-found]
 from native.results import (
+    CRC_OFFSET,
+    CRC_START,
     DECODE_REASONS,
     HEADER_SIZE,
+    LENGTH_OFFSET,
+    LOG_OVERHEAD,
     MIN_RECORD_SIZE,
     REASONS,
     BatchInfo,
@@ -34,6 +38,7 @@ lib.rl_crc32c_init()  # already run at load on GCC/Clang; cheap and idempotent
 HARDWARE_CRC = bool(lib.rl_crc32c_hw())
 
 _from_buffer = ffi.from_buffer
+_struct_pack = struct.pack
 _buffer = ffi.buffer
 _unpack = ffi.unpack
 _new = ffi.new
@@ -45,6 +50,8 @@ _is_not_none = partial(is_not, None)
 # rl_batch_info is 14 int64 fields with no padding (asserted in scan.c).
 _INFO_STRUCT = struct.Struct("=14q")
 assert _INFO_STRUCT.size == ffi.sizeof("rl_batch_info")
+_LENGTH = struct.Struct(">i")
+_CRC = struct.Struct(">I")
 _SCAN_CHUNK = 1024  # batch slots per C call; more batches take more calls
 # Per-thread buffers the C functions write into, reused from call to call.
 _local = threading.local()
@@ -221,7 +228,7 @@ def _grow(buf: object, used: int, size: int) -> object:
     return bigger
 
 
-def _column(name: str, items: Sequence) -> tuple[bytes, array]:
+def _column(name: str, items: Sequence) -> tuple[bytes, bytes | array]:
     """One blob of all non-null items plus an int32 length per item (-1 for None).
 
     Built with C-level builtins only; no Python code runs per item.  A length
@@ -230,10 +237,12 @@ def _column(name: str, items: Sequence) -> tuple[bytes, array]:
     """
     try:
         try:
-            # array() from a list is faster than from an iterator
-            return b"".join(items), array("i", list(map(len, items)))
+            # struct converts ints to int32 several times faster than array("i") does
+            return b"".join(items), _struct_pack(f"={len(items)}i", *map(len, items))
         except TypeError:
             pass  # None among the items (or a wrong type, reported below)
+        except struct.error:
+            raise OverflowError from None
         try:
             blob = b"".join(filter(_is_not_none, items))
         except TypeError as exc:
@@ -272,35 +281,78 @@ def encode_records(
     (None = null), and ``headers[i]`` as pre-encoded bytes (varint count then
     headers); a None or empty header section means zero headers.
     """
-    values = _as_list(values)
-    n = len(values)
-    columns = {"values": values}
-    for name, seq in (("keys", keys), ("headers", headers)):
-        if seq is not None:
-            seq = _as_list(seq)
-            if len(seq) != n:
-                raise ValueError(f"{name} has {len(seq)} items, values has {n}")
-            columns[name] = seq
-    if timestamp_deltas is None:
-        deltas = ffi.NULL
-    else:
-        try:
-            deltas = array("q", timestamp_deltas)
-        except OverflowError:
-            raise ValueError("a timestamp delta is out of the signed 64-bit range") from None
-        except TypeError as exc:
-            raise TypeError(f"timestamp deltas must be ints: {exc}") from None
-        if len(deltas) != n:
-            raise ValueError(f"timestamp_deltas has {len(deltas)} items, values has {n}")
-        deltas = _from_buffer("int64_t[]", deltas)
+    columns = _columns(values, keys, headers)
+    n = len(columns["values"])
+    deltas = _deltas_arg(timestamp_deltas, n)
     check_int("offset_delta_start", offset_delta_start, 0, INT32_MAX)
     if n == 0:
         return b""
     if offset_delta_start + n - 1 > INT32_MAX:
         raise ValueError("offset deltas overflow a signed 32-bit integer")
 
-    out = _scratch(0)
-    written = 0
+    out, written = _encode_all(columns, deltas, offset_delta_start, _scratch(0), 0)
+    return _buffer(out, written)[:]
+
+
+def encode_batch(
+    header: bytes,
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    timestamp_deltas: Sequence[int] | None = None,
+    headers: Sequence[bytes | None] | None = None,
+    *,
+    into: bytearray | None = None,
+) -> bytes | memoryview:
+    """A whole uncompressed record batch v2: ``header`` then the records as
+    ``encode_records`` encodes them (offset deltas from 0), with the header's
+    batchLength and CRC fields computed for the result.
+
+    ``header`` is a packed 61-byte batch header whose batchLength and CRC are
+    ignored.  Without ``into`` the batch is assembled in a reused buffer and
+    copied out once as bytes.  With ``into`` it is written straight into that
+    bytearray, which is never resized, and a memoryview of the batch is returned;
+    when the batch does not fit, the view is of a new bytearray instead (its
+    ``obj``), so the caller can keep whichever holds the batch for reuse.  The
+    encoder reserves the widest encoding for up to 1024 records at a time, so
+    ``into`` needs up to 32 KiB more than the batch takes.
+    """
+    if len(header) != HEADER_SIZE:
+        raise ValueError(f"a batch header is {HEADER_SIZE} bytes, got {len(header)}")
+    columns = _columns(values, keys, headers)
+    n = len(columns["values"])
+    if n == 0:
+        raise ValueError("a record batch needs at least one record")
+    deltas = _deltas_arg(timestamp_deltas, n)
+    if into is None:
+        target = _scratch(0)
+    elif type(into) is not bytearray:
+        raise TypeError(f"into must be a bytearray, got {type(into).__name__}")
+    elif len(into) < HEADER_SIZE:
+        into = None
+        target = _scratch(0)
+    else:
+        target = _from_buffer("uint8_t[]", into)
+    ffi.memmove(target, _bytes_arg(header), HEADER_SIZE)
+    out, written = _encode_all(columns, deltas, 0, target, HEADER_SIZE)
+    if written - LOG_OVERHEAD > INT32_MAX:
+        raise ValueError("a record batch longer than 2**31 - 1 bytes")
+    view = _buffer(out, written)
+    _LENGTH.pack_into(view, LENGTH_OFFSET, written - LOG_OVERHEAD)
+    _CRC.pack_into(view, CRC_OFFSET, lib.rl_crc32c(0, out + CRC_START, written - CRC_START))
+    if into is None:
+        return view[:]
+    if out is not target:  # outgrew ``into``: the batch ended up in the scratch buffer
+        into = bytearray(view)
+    return memoryview(into)[:written]
+
+
+def _encode_all(
+    columns: dict[str, Sequence], deltas: object, offset_delta_start: int, out: object,
+    written: int,
+) -> tuple[object, int]:
+    """Encode every record of ``columns`` after the ``written`` bytes of ``out``, a chunk of
+    records per C call; returns (out, written)."""
+    n = len(columns["values"])
     for lo in range(0, n, _ENCODE_CHUNK):
         hi = min(lo + _ENCODE_CHUNK, n)
         chunk = columns if hi - lo == n else {name: seq[lo:hi] for name, seq in columns.items()}
@@ -311,7 +363,40 @@ def encode_records(
             out,
             written,
         )
-    return _buffer(out, written)[:]
+    return out, written
+
+
+def _columns(
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None,
+    headers: Sequence[bytes | None] | None,
+) -> dict[str, list | tuple]:
+    """The given columns by name, as lists, checked to be as long as ``values``."""
+    values = _as_list(values)
+    n = len(values)
+    columns = {"values": values}
+    for name, seq in (("keys", keys), ("headers", headers)):
+        if seq is not None:
+            seq = _as_list(seq)
+            if len(seq) != n:
+                raise ValueError(f"{name} has {len(seq)} items, values has {n}")
+            columns[name] = seq
+    return columns
+
+
+def _deltas_arg(timestamp_deltas: Sequence[int] | None, n: int) -> object:
+    """The timestamp deltas as a C int64 array (NULL for none), checked against ``n``."""
+    if timestamp_deltas is None:
+        return ffi.NULL
+    try:
+        deltas = array("q", timestamp_deltas)
+    except OverflowError:
+        raise ValueError("a timestamp delta is out of the signed 64-bit range") from None
+    except TypeError as exc:
+        raise TypeError(f"timestamp deltas must be ints: {exc}") from None
+    if len(deltas) != n:
+        raise ValueError(f"timestamp_deltas has {len(deltas)} items, values has {n}")
+    return _from_buffer("int64_t[]", deltas)
 
 
 def _encode_chunk(

@@ -301,6 +301,41 @@ def _same_length(name: str, seq: Sequence | None, n: int) -> list | None:
     return items
 
 
+def encode_batch(
+    header: bytes,
+    values: Sequence[bytes | None],
+    keys: Sequence[bytes | None] | None = None,
+    timestamp_deltas: Sequence[int] | None = None,
+    headers: Sequence[bytes | None] | None = None,
+    *,
+    into: bytearray | None = None,
+) -> bytes | memoryview:
+    """A whole uncompressed record batch v2: ``header`` (61 bytes, its batchLength and CRC
+    ignored) then the records as ``encode_records`` encodes them from offset delta 0, with
+    batchLength and CRC computed for the result. With ``into`` (a bytearray, never resized)
+    the batch is written there and a memoryview of it returned, or a view of a new
+    bytearray when it does not fit."""
+    if into is not None and type(into) is not bytearray:
+        raise TypeError(f"into must be a bytearray, got {type(into).__name__}")
+    out = bytearray(header)
+    if len(out) != HEADER_SIZE:
+        raise ValueError(f"a batch header is {HEADER_SIZE} bytes, got {len(out)}")
+    items = list(values)
+    if not items:
+        raise ValueError("a record batch needs at least one record")
+    out += encode_records(items, keys, timestamp_deltas, headers)
+    if len(out) - LOG_OVERHEAD > INT32_MAX:
+        raise ValueError("a record batch longer than 2**31 - 1 bytes")
+    struct.pack_into(">i", out, LENGTH_OFFSET, len(out) - LOG_OVERHEAD)
+    struct.pack_into(">I", out, CRC_OFFSET, crc32c(memoryview(out)[CRC_START:]))
+    if into is None:
+        return bytes(out)
+    if len(out) > len(into):
+        return memoryview(out)
+    into[: len(out)] = out
+    return memoryview(into)[: len(out)]
+
+
 def encode_records(
     values: Sequence[bytes | None],
     keys: Sequence[bytes | None] | None = None,

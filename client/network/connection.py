@@ -40,7 +40,7 @@ from client.protocol import (
     FrameDecoder,
     ProtocolError,
     decode_response,
-    encode_request,
+    encode_request_chunks,
 )
 
 __all__ = ["BrokerConnection", "CLIENT_SOFTWARE_NAME", "CLIENT_SOFTWARE_VERSION"]
@@ -52,6 +52,28 @@ CLIENT_SOFTWARE_VERSION = "0.1.0"
 
 DEFAULT_MAX_FRAME_SIZE = 256 * 1024 * 1024
 _RECEIVE_SIZE = 256 * 1024
+# Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
+_IOV_BATCH = 512
+
+
+async def _send_chunks(stream: trio.SocketStream, chunks: list[bytes | memoryview]) -> None:
+    """Write a frame given as buffers (record batches among them, uncopied) with sendmsg."""
+    if len(chunks) == 1 or not isinstance(stream, trio.SocketStream):
+        await stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+        return
+    views = [view for view in (memoryview(chunk).cast("B") for chunk in chunks) if view.nbytes]
+    sock = stream.socket
+    i = 0
+    while i < len(views):
+        sent = await sock.sendmsg(views[i : i + _IOV_BATCH])
+        while sent:
+            size = views[i].nbytes
+            if sent >= size:
+                sent -= size
+                i += 1
+            else:
+                views[i] = views[i][sent:]
+                sent = 0
 _CORRELATION = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 
@@ -252,7 +274,7 @@ class BrokerConnection:
         expect_response: bool = True,
     ) -> dict | None:
         correlation_id = next(self._correlation) & 0x7FFFFFFF
-        frame = encode_request(api_key, version, correlation_id, self.client_id, body)
+        frame = encode_request_chunks(api_key, version, correlation_id, self.client_id, body)
         pending = _Pending(api_key, version, correlation_id) if expect_response else None
         with trio.move_on_after(timeout) as waiting:
             if pending is not None:
@@ -274,7 +296,7 @@ class BrokerConnection:
         assert pending.body is not None
         return pending.body
 
-    async def _write(self, frame: bytes, pending: _Pending | None) -> None:
+    async def _write(self, frame: list[bytes | memoryview], pending: _Pending | None) -> None:
         async with self._send_lock:
             if self._failure is not None:
                 if pending is not None:
@@ -284,7 +306,7 @@ class BrokerConnection:
             if pending is not None:
                 self._pending.append(pending)
             try:
-                await self._stream.send_all(frame)
+                await _send_chunks(self._stream, frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._fail(KafkaConnectionError(f"write to {self.host}:{self.port} failed: {exc}"))
                 raise self._reuse_error() from None

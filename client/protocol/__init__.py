@@ -13,6 +13,7 @@ from client.protocol.codec import (
     decode_request,
     decode_response,
     encode_request,
+    encode_request_chunks,
     encode_response,
     encode_response_chunks,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "FrameDecoder",
     "decode_request",
     "encode_request",
+    "encode_request_chunks",
     "decode_response",
     "encode_response",
     "encode_response_chunks",

@@ -107,12 +107,15 @@ def decode_request(frame: bytes | bytearray | memoryview) -> tuple[RequestHeader
     )
 
 
-def encode_request(
-    api_key: int, api_version: int, correlation_id: int, client_id: str | None, body: dict
-) -> bytes:
-    """Encode a request, header and size prefix included."""
+def _encode_request_into(
+    out: bytearray,
+    api_key: int,
+    api_version: int,
+    correlation_id: int,
+    client_id: str | None,
+    body: dict,
+) -> None:
     encode, _ = _codec(api_key, api_version, True)
-    out = bytearray(_SIZE_PLACEHOLDER)
     header = RequestHeader(api_key, api_version, correlation_id, client_id)
     try:
         h.encode_request_header(out, header, request_header_version(api_key, api_version))
@@ -123,8 +126,28 @@ def encode_request(
         raise LocalProtocolError(
             f"cannot encode api {api_key} v{api_version} request: {exc}"
         ) from exc
+
+
+def encode_request(
+    api_key: int, api_version: int, correlation_id: int, client_id: str | None, body: dict
+) -> bytes:
+    """Encode a request, header and size prefix included."""
+    out = bytearray(_SIZE_PLACEHOLDER)
+    _encode_request_into(out, api_key, api_version, correlation_id, client_id, body)
     _SIZE.pack_into(out, 0, len(out) - 4)
     return bytes(out)
+
+
+def encode_request_chunks(
+    api_key: int, api_version: int, correlation_id: int, client_id: str | None, body: dict
+) -> list[bytes | memoryview]:
+    """As encode_request, as a list of buffers for a vectored write: large ``records``
+    values are their own entries, the very objects from ``body``, not copies."""
+    out = ChunkedOut()
+    out += _SIZE_PLACEHOLDER
+    _encode_request_into(out, api_key, api_version, correlation_id, client_id, body)
+    _SIZE.pack_into(out, 0, len(out) - 4 + sum(memoryview(v).nbytes for _, v in out.splits))
+    return out.chunks()
 
 
 def decode_response(

@@ -53,7 +53,8 @@ def build_batch(
     partition_leader_epoch: int = -1,
     timestamp_type: TimestampType = TimestampType.CREATE_TIME,
     now_ms: int | None = None,
-) -> bytes:
+    into: bytearray | None = None,
+) -> bytes | memoryview:
     """One record batch v2 holding ``values`` (None = null value), ready to send.
 
     ``keys``, ``headers`` (per record: a list of (str, bytes|None) or None) and
@@ -62,6 +63,8 @@ def build_batch(
     LOG_APPEND_TIME the batch's maxTimestamp is ``now_ms`` (or the wall clock),
     which readers then report as every record's timestamp.  Records get offset
     deltas 0..n-1 from ``base_offset``.  ValueError/TypeError for bad arguments.
+    ``into``: a bytearray to write an uncompressed batch into, returning a memoryview
+    (see ``native.encode_batch``); compressed batches are bytes whatever it says.
     """
     if type(values) is not list and type(values) is not tuple:
         values = list(values)
@@ -95,29 +98,32 @@ def build_batch(
         if any(headers):
             header_sections = list(map(encode_headers, headers))
 
-    try:
-        section = native.encode_records(values, keys, deltas, header_sections, 0)
-    except native.NativeError as exc:
-        raise ValueError(f"cannot encode records: {exc}") from None
-    if codec is not Compression.NONE:
-        section = compress(codec, section)
-
     attributes = codec | (TIMESTAMP_TYPE_BIT if timestamp_type else 0)
     if transactional:
         attributes |= TRANSACTIONAL_BIT
-    return assemble_batch(
-        section,
-        base_offset=base_offset,
-        partition_leader_epoch=partition_leader_epoch,
-        attributes=attributes,
-        last_offset_delta=count - 1,
-        base_timestamp=base_timestamp,
-        max_timestamp=max_timestamp,
-        producer_id=producer_id,
-        producer_epoch=producer_epoch,
-        base_sequence=base_sequence,
-        record_count=count,
-    )
+    fields = {
+        "base_offset": base_offset,
+        "partition_leader_epoch": partition_leader_epoch,
+        "attributes": attributes,
+        "last_offset_delta": count - 1,
+        "base_timestamp": base_timestamp,
+        "max_timestamp": max_timestamp,
+        "producer_id": producer_id,
+        "producer_epoch": producer_epoch,
+        "base_sequence": base_sequence,
+        "record_count": count,
+    }
+    try:
+        if codec is Compression.NONE:
+            # header and records assembled in one buffer: one copy of the batch, not three
+            header = _pack_header(batch_length=0, crc=0, **fields)
+            return native.encode_batch(
+                header, values, keys, deltas, header_sections, into=into
+            )
+        section = native.encode_records(values, keys, deltas, header_sections, 0)
+    except native.NativeError as exc:
+        raise ValueError(f"cannot encode records: {exc}") from None
+    return assemble_batch(compress(codec, section), **fields)
 
 
 def assemble_batch(
@@ -138,25 +144,56 @@ def assemble_batch(
 
     batchLength and the CRC are computed here; ValueError if a field overflows its width.
     """
-    fields = (
-        base_offset,
-        HEADER_SIZE - LOG_OVERHEAD + len(section),
-        partition_leader_epoch,
-        MAGIC,
-        0,  # crc, known only once the rest is packed
-        attributes,
-        last_offset_delta,
-        base_timestamp,
-        max_timestamp,
-        producer_id,
-        producer_epoch,
-        base_sequence,
-        record_count,
+    unsigned = _pack_header(
+        base_offset=base_offset,
+        batch_length=HEADER_SIZE - LOG_OVERHEAD + len(section),
+        partition_leader_epoch=partition_leader_epoch,
+        attributes=attributes,
+        crc=0,  # known only once the rest is packed
+        last_offset_delta=last_offset_delta,
+        base_timestamp=base_timestamp,
+        max_timestamp=max_timestamp,
+        producer_id=producer_id,
+        producer_epoch=producer_epoch,
+        base_sequence=base_sequence,
+        record_count=record_count,
     )
-    try:
-        unsigned = HEADER.pack(*fields)
-    except Exception as exc:  # struct.error: a field outside its integer width
-        raise ValueError(f"batch header field out of range: {exc}") from None
     crc = native.crc32c(section, native.crc32c(memoryview(unsigned)[CRC_START:]))
     crc_field = crc.to_bytes(4, "big")
     return b"".join((unsigned[: CRC_START - 4], crc_field, unsigned[CRC_START:], section))
+
+
+def _pack_header(
+    *,
+    base_offset: int,
+    batch_length: int,
+    partition_leader_epoch: int,
+    attributes: int,
+    crc: int,
+    last_offset_delta: int,
+    base_timestamp: int,
+    max_timestamp: int,
+    producer_id: int,
+    producer_epoch: int,
+    base_sequence: int,
+    record_count: int,
+) -> bytes:
+    """The 61-byte batch header; ValueError if a field overflows its width."""
+    try:
+        return HEADER.pack(
+            base_offset,
+            batch_length,
+            partition_leader_epoch,
+            MAGIC,
+            crc,
+            attributes,
+            last_offset_delta,
+            base_timestamp,
+            max_timestamp,
+            producer_id,
+            producer_epoch,
+            base_sequence,
+            record_count,
+        )
+    except Exception as exc:  # struct.error: a field outside its integer width
+        raise ValueError(f"batch header field out of range: {exc}") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import struct
 
 import pytest
 from hypothesis import given
@@ -179,3 +180,90 @@ def test_bad_arguments(args: tuple, kwargs: dict, error: type[Exception]) -> Non
 
 def test_native_error_is_a_value_error() -> None:
     assert issubclass(NativeError, ValueError)
+
+
+def _header(record_count: int) -> bytes:
+    # batchLength and crc deliberately wrong: encode_batch must compute both
+    return struct.pack(
+        ">qiibIhiqqqhii", 42, 12345, 7, 2, 0xDEADBEEF, 0, record_count - 1, 1000, 2000, 9, 1,
+        5, record_count,
+    )
+
+
+def _assembled(header: bytes, section: bytes) -> bytes:
+    out = bytearray(header) + section
+    struct.pack_into(">i", out, 8, len(out) - 12)
+    struct.pack_into(">I", out, 17, twins.crc32c(memoryview(out)[21:]))
+    return bytes(out)
+
+
+@given(
+    values=st.lists(optional_bytes, min_size=1, max_size=30),
+    data=st.data(),
+    with_keys=st.booleans(),
+    with_headers=st.booleans(),
+)
+def test_batch_is_header_then_records_with_length_and_crc(  # type: ignore[no-untyped-def]
+    values, data, with_keys, with_headers
+) -> None:
+    n = len(values)
+    keys = data.draw(st.lists(optional_bytes, min_size=n, max_size=n)) if with_keys else None
+    headers = (
+        [header_section(h) for h in data.draw(st.lists(header_lists, min_size=n, max_size=n))]
+        if with_headers
+        else None
+    )
+    deltas = data.draw(st.lists(st.integers(0, 2**40), min_size=n, max_size=n))
+    header = _header(n)
+    ours = native.encode_batch(header, values, keys, deltas, headers)
+    assert ours == twins.encode_batch(header, values, keys, deltas, headers)
+    assert ours == _assembled(header, twins.encode_records(values, keys, deltas, headers))
+    assert native.scan_batches(ours).error is None
+
+
+def test_batch_of_several_chunks_that_outgrows_the_scratch_buffer() -> None:
+    n = 3000  # more than one C call's worth, and more than the reused buffer holds
+    values = [bytes([i % 251]) * (500 + i % 13) for i in range(n)]
+    keys = [None if i % 5 else b"k%d" % i for i in range(n)]
+    ours = native.encode_batch(_header(n), values, keys)
+    assert ours == _assembled(_header(n), twins.encode_records(values, keys))
+    assert native.scan_batches(ours).error is None
+    # the buffer is reused: a smaller batch afterwards carries nothing of the larger one
+    small = native.encode_batch(_header(1), [b"x"])
+    assert small == twins.encode_batch(_header(1), [b"x"])
+
+
+@pytest.mark.parametrize(
+    ("header", "values", "error"),
+    [
+        (b"\x00" * 60, [b"a"], ValueError),
+        (b"\x00" * 62, [b"a"], ValueError),
+        (b"\x00" * 61, [], ValueError),
+        (b"\x00" * 61, [b"a", "text"], TypeError),
+    ],
+)
+def test_batch_bad_arguments(header: bytes, values: list, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        native.encode_batch(header, values)
+    with pytest.raises(error):
+        twins.encode_batch(header, values)
+
+
+@pytest.mark.parametrize("encode", [native.encode_batch, twins.encode_batch])
+def test_batch_into_a_reused_bytearray(encode) -> None:  # type: ignore[no-untyped-def]
+    values = [b"%d" % i * 20 for i in range(2500)]
+    expected = twins.encode_batch(_header(2500), values)
+    buf = bytearray(len(expected) + 64 * 1024)  # headroom for the encoder's size bound
+    view = encode(_header(2500), values, into=buf)
+    assert view.obj is buf and view == expected
+    size = len(buf)
+    # reused for a smaller batch: written from the start, never resized
+    view = encode(_header(1), [b"x"], into=buf)
+    assert view.obj is buf and view == twins.encode_batch(_header(1), [b"x"])
+    assert len(buf) == size
+    # too small: a new bytearray holds the batch, the given one is left as it was
+    small = bytearray(200)
+    view = encode(_header(2500), values, into=small)
+    assert view.obj is not small and view == expected and len(small) == 200
+    with pytest.raises(TypeError):
+        encode(_header(1), [b"x"], into=memoryview(bytearray(100)))

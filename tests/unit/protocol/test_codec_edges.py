@@ -21,6 +21,7 @@ from client.protocol import (
     decode_request,
     decode_response,
     encode_request,
+    encode_request_chunks,
     encode_response,
     encode_response_chunks,
 )
@@ -115,6 +116,19 @@ def test_response_chunks_pass_records_through() -> None:
     chunks = encode_response_chunks(header, body)
     assert sum(1 for c in chunks if c is records) == 3
     assert b"".join(chunks) == encode_response(header, body)
+
+
+@pytest.mark.parametrize("version", [3, 9])  # before and after flexible versions
+def test_request_chunks_pass_records_through(version: int) -> None:
+    big, small = b"b" * 4096, b"s" * 10  # only records of 1 KiB and more are passed through
+    body = {"acks": 1, "timeout_ms": 1000, "topic_data": [
+        {"name": "t", "partition_data": [
+            {"index": 0, "records": big}, {"index": 1, "records": small},
+            {"index": 2, "records": big}]}]}
+    chunks = encode_request_chunks(ApiKey.PRODUCE, version, 5, "p", body)
+    assert sum(1 for c in chunks if c is big) == 2
+    assert not any(c is small for c in chunks)
+    assert b"".join(chunks) == encode_request(ApiKey.PRODUCE, version, 5, "p", body)
 
 
 def test_unsupported_version_keeps_the_header() -> None:

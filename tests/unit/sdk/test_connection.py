@@ -8,6 +8,7 @@ import trio
 from client.errors import KafkaConnectionError, KafkaTimeoutError, UnsupportedVersionByBrokerError
 from client.network import BrokerConnection, negotiate
 from client.protocol import SUPPORTED_VERSIONS, ApiKey
+from client.records import build_batch
 from unit.sdk.fake_broker import FakeBroker
 
 
@@ -148,3 +149,21 @@ async def test_cancelled_waiter_keeps_later_responses_matched(fake: FakeBroker) 
         reply = await conn.request(ApiKey.METADATA, {"topics": []})
         assert reply is not None and reply["topics"] == []
         assert not conn.closed
+
+
+async def test_large_requests_arrive_whole(fake: FakeBroker) -> None:
+    # batches well beyond a socket buffer: the vectored write must resume after partial sends
+    batches = [
+        build_batch([bytes([i]) * 1000] * (2000 + 500 * i), now_ms=1) for i in range(3)
+    ]
+    async with BrokerConnection("127.0.0.1", fake.port) as conn:
+        for records in batches:
+            body = {"acks": 1, "timeout_ms": 1000, "topic_data": [
+                {"name": "t", "partition_data": [{"index": 0, "records": records}]}]}
+            reply = await conn.request(ApiKey.PRODUCE, body)
+            assert reply is not None
+            assert reply["responses"][0]["partition_responses"][0]["error_code"] == 0
+    stored = fake.state.logs[("t", 0)]
+    assert [len(b) for b in stored] == [len(b) for b in batches]
+    for got, sent in zip(stored, batches):
+        assert got[8:] == sent[8:]  # the broker rewrote only the base offset

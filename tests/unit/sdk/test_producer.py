@@ -349,3 +349,52 @@ async def test_unencodable_batch_fails_alone(fake: FakeBroker) -> None:
         assert good.result().offset == 0
         # the failed batch's sequence numbers were renumbered away: partition 0 still works
         assert (await producer.send_and_wait("t", b"z", partition=0)).offset == 0
+
+
+async def test_every_record_of_a_failed_batch_gets_the_error(fake: FakeBroker) -> None:
+    def deny(header, body):  # type: ignore[no-untyped-def]
+        return {"responses": [
+            {"name": t["name"], "partition_responses": [
+                {"index": p["index"], "error_code": ErrorCode.TOPIC_AUTHORIZATION_FAILED,
+                 "base_offset": -1} for p in t["partition_data"]]}
+            for t in body["topic_data"]]}
+
+    fake.hooks[ApiKey.PRODUCE] = deny
+    async with Producer(fake.bootstrap, **fast(linger_ms=50)) as producer:
+        await producer.wait_for_topic("t")
+        futures = [producer.send_nowait("t", b"%d" % i, partition=1) for i in range(10)]
+        assert len({id(f.batch) for f in futures}) == 1  # one batch, one shared outcome
+        await producer.flush()
+    errors = [f.exception() for f in futures]
+    assert all(isinstance(e, TopicAuthorizationFailedError) for e in errors)
+    assert all(e is errors[0] for e in errors)
+    for future in futures:
+        with pytest.raises(TopicAuthorizationFailedError):
+            await future
+
+
+async def test_delivered_batches_leave_their_buffer_to_the_next(fake: FakeBroker) -> None:
+    async with Producer(fake.bootstrap, **fast(batch_size=4000, linger_ms=1000)) as producer:
+        await producer.wait_for_topic("t")
+        pool = producer._acc.pool
+        futures = []
+        for round_ in range(5):
+            futures += [producer.send_nowait("t", b"%02d-%02d" % (round_, i) + b"." * 95,
+                                             partition=2) for i in range(20)]
+            await producer.flush()
+            # one buffer serves every round: taken for the batch, given back on delivery
+            assert len(pool.free) == 1
+    assert [f.result().offset for f in futures] == list(range(100))
+    values = [r.value[:5] for r in fake.state.records("t", 2)]
+    assert values == [b"%02d-%02d" % (r, i) for r in range(5) for i in range(20)]
+
+
+async def test_sender_starts_nothing_once_closed(fake: FakeBroker) -> None:
+    # the sender may run once more after close() (woken before it was cancelled): a reset or
+    # a send it would start then has no task group left to run in
+    producer = Producer(fake.bootstrap, **fast(acks="all"))
+    await producer.start()
+    await producer.send_and_wait("t", b"x", partition=0)
+    await producer.close()
+    producer._reset_needed = True
+    assert producer._drain(trio.current_time()) == (False, None)
