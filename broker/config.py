@@ -319,9 +319,8 @@ class BrokerConfig:
     )
     replica_fetch_max_bytes: int = _key(
         "replica.fetch.max.bytes",
-        8388608,
-        "Bytes a follower fetches per partition in one request; each fetch is one fsync round "
-        "on the follower, so larger rounds cost fewer fsyncs.",
+        1048576,
+        "Bytes a follower fetches per partition in one request.",
         _at_least(1),
     )
     controlled_shutdown_enable: bool = _key(
