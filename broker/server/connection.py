@@ -36,11 +36,10 @@ from broker.metrics import ServerMetrics
 from broker.server.context import ConnectionInfo, RequestContext, Turnstile
 from broker.server.dispatch import Buffer, Dispatcher
 from broker.server.framing import PREFIX, FrameBuffer, OversizedFrame
+from client.network.vectored import send_vectored
 
 log = logging.getLogger("rillet.server")
 
-# Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
-IOV_BATCH = 512
 # Scheduler ticks a ready response may wait for the responses of frames already received.
 COALESCE_TICKS = 16
 # Upper bound of one receive; larger frames arrive over several (recv allocates this much).
@@ -81,32 +80,6 @@ class ConnectionStatistics(NamedTuple):
     queued_bytes: int
     peak_queued_bytes: int
     requests: int
-
-
-async def send_vectored(stream: trio.abc.SendStream, chunks: Sequence[Buffer]) -> int:
-    """Write every chunk, with sendmsg when the stream is a socket; returns bytes written."""
-    views = [memoryview(c).cast("B") for c in chunks]
-    views = [v for v in views if v.nbytes]
-    total = sum(v.nbytes for v in views)
-    if not isinstance(stream, trio.SocketStream):
-        await stream.send_all(b"".join(views))
-        return total
-    sock = stream.socket
-    i = 0
-    try:
-        while i < len(views):
-            sent = await sock.sendmsg(views[i : i + IOV_BATCH])
-            while sent:
-                size = views[i].nbytes
-                if sent >= size:
-                    sent -= size
-                    i += 1
-                else:
-                    views[i] = views[i][sent:]
-                    sent = 0
-    except OSError as exc:
-        raise trio.BrokenResourceError(str(exc)) from exc
-    return total
 
 
 class Connection:

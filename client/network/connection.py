@@ -32,6 +32,7 @@ from client.errors import (
     error_for,
 )
 from client.network.tasks import TaskGroup
+from client.network.vectored import send_vectored
 from client.network.versions import negotiate
 from client.protocol import (
     SUPPORTED_VERSIONS,
@@ -52,28 +53,6 @@ CLIENT_SOFTWARE_VERSION = "0.1.0"
 
 DEFAULT_MAX_FRAME_SIZE = 256 * 1024 * 1024
 _RECEIVE_SIZE = 256 * 1024
-# Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
-_IOV_BATCH = 512
-
-
-async def _send_chunks(stream: trio.SocketStream, chunks: list[bytes | memoryview]) -> None:
-    """Write a frame given as buffers (record batches among them, uncopied) with sendmsg."""
-    if len(chunks) == 1 or not isinstance(stream, trio.SocketStream):
-        await stream.send_all(chunks[0] if len(chunks) == 1 else b"".join(chunks))
-        return
-    views = [view for view in (memoryview(chunk).cast("B") for chunk in chunks) if view.nbytes]
-    sock = stream.socket
-    i = 0
-    while i < len(views):
-        sent = await sock.sendmsg(views[i : i + _IOV_BATCH])
-        while sent:
-            size = views[i].nbytes
-            if sent >= size:
-                sent -= size
-                i += 1
-            else:
-                views[i] = views[i][sent:]
-                sent = 0
 _CORRELATION = struct.Struct(">i")
 _INT16 = struct.Struct(">h")
 
@@ -306,7 +285,7 @@ class BrokerConnection:
             if pending is not None:
                 self._pending.append(pending)
             try:
-                await _send_chunks(self._stream, frame)
+                await send_vectored(self._stream, frame)
             except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
                 self._fail(KafkaConnectionError(f"write to {self.host}:{self.port} failed: {exc}"))
                 raise self._reuse_error() from None
