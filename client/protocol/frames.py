@@ -19,7 +19,8 @@ class FrameDecoder:
     """Splits a byte stream into frames (size prefix excluded).
 
     ``receive_data`` adds bytes; ``next_frame`` returns the next complete frame as a
-    memoryview (over bytes the decoder no longer touches) or None when more data is needed.
+    memoryview (over bytes the decoder no longer touches; writable when the frame was the bulk
+    of what was buffered) or None when more data is needed.
     After a FrameTooLargeError the decoder stays failed: the stream has lost its framing.
     """
 
@@ -60,11 +61,21 @@ class FrameDecoder:
         size = self._check_size()
         if size is None:
             return None
+        buf = self._buf
         begin = self._start + 4
         end = begin + size
-        if end > len(self._buf):
+        if end > len(buf):
             return None
-        with memoryview(self._buf) as view:
+        rest = len(buf) - end
+        if rest < size:
+            # Hand the buffer itself over and keep only what follows the frame: a large frame
+            # is then never copied (a fresh copy of a megabyte costs far more than the memcpy,
+            # in page faults), and its records stay writable for the log's in-place patching.
+            self._buf = bytearray(memoryview(buf)[end:]) if rest else bytearray()
+            self._start = 0
+            del buf[end:]
+            return memoryview(buf)[begin:]
+        with memoryview(buf) as view:
             frame = bytes(view[begin:end])
         self._start = end
         # Compact once the consumed prefix dominates, so the buffer does not grow forever

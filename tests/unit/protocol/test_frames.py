@@ -103,3 +103,18 @@ def test_oversized_frame_after_a_good_one() -> None:
     assert bytes(decoder.next_frame() or b"") == b"ok"
     with pytest.raises(FrameTooLargeError):
         decoder.next_frame()
+
+
+def test_a_frame_that_fills_the_buffer_is_handed_over_writable_and_independent() -> None:
+    """A large frame is not copied: the decoder gives up its buffer, keeping only what follows
+    (a partial next frame), so later data cannot disturb the frame nor the frame its buffer."""
+    decoder = FrameDecoder(1 << 20)
+    big = bytes(range(256)) * 1024
+    decoder.receive_data(sized(big) + b"\x00\x00\x00\x03x")
+    frame = decoder.next_frame()
+    assert frame is not None and not frame.readonly and bytes(frame) == big
+    assert decoder.buffered == 5
+    frame[0:3] = b"\xff\xff\xff"  # a log patches offsets into fetched batches in place
+    decoder.receive_data(b"yz" + sized(b"after"))
+    assert drain(decoder) == [b"xyz", b"after"]
+    assert bytes(frame[3:]) == big[3:]
