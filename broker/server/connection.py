@@ -36,7 +36,7 @@ from broker.metrics import ServerMetrics
 from broker.server.context import ConnectionInfo, RequestContext, Turnstile
 from broker.server.dispatch import Buffer, Dispatcher
 from broker.server.framing import PREFIX, FrameBuffer, OversizedFrame
-from client.network.vectored import send_vectored
+from client.network.vectored import chunk_size, send_vectored
 
 log = logging.getLogger("rillet.server")
 
@@ -243,7 +243,7 @@ class Connection:
         finally:
             self._turnstile.release(seq)
         if chunks is not None:
-            nbytes = sum(memoryview(c).nbytes for c in chunks)
+            nbytes = sum(chunk_size(c) for c in chunks)
             self._held[seq] += nbytes
             self._add_queued(nbytes)
         self._ready[seq] = chunks

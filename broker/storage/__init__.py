@@ -20,7 +20,7 @@ from broker.storage.errors import (
     RecordTooLargeError,
     StorageError,
 )
-from broker.storage.log import AppendInfo, FlushTask, Log, ReadResult, RecoveryReport
+from broker.storage.log import AppendInfo, FileSlice, FlushTask, Log, ReadResult, RecoveryReport
 from broker.storage.manager import LogManager
 from broker.storage.producer_state import ProducerCheck, ProducerStateManager, SequenceStatus
 from broker.storage.segment import LogSegment
@@ -41,6 +41,7 @@ __all__ = [
     "ProducerCheck",
     "ProducerFencedError",
     "ProducerStateManager",
+    "FileSlice",
     "ReadResult",
     "RecordTooLargeError",
     "RecoveryReport",

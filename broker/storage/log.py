@@ -119,13 +119,18 @@ class ReadResult:
     retention.
     """
 
-    __slots__ = ("fd", "position", "length", "first_offset")
+    __slots__ = ("fd", "position", "length", "first_offset", "next_offset")
 
-    def __init__(self, fd: int, position: int, length: int, first_offset: int) -> None:
+    def __init__(
+        self, fd: int, position: int, length: int, first_offset: int,
+        next_offset: int | None = None,
+    ) -> None:
         self.fd = fd
         self.position = position
         self.length = length
         self.first_offset = first_offset
+        # The offset after the last batch, when the read learnt it (None: not known).
+        self.next_offset = next_offset if length else first_offset
 
     def __len__(self) -> int:
         return self.length
@@ -153,6 +158,51 @@ class ReadResult:
     def send_to(self, out_fd: int, sent: int = 0) -> int:
         """``os.sendfile`` the bytes after the first ``sent`` to ``out_fd``; returns bytes sent."""
         return os.sendfile(out_fd, self.fd, self.position + sent, self.length - sent)
+
+    def detached(self) -> FileSlice:
+        """The same bytes behind a descriptor of their own, valid whatever the log does next."""
+        offsets = -1 if self.next_offset is None else self.next_offset - self.first_offset
+        return FileSlice(os.dup(self.fd), self.position, self.length, offsets)
+
+
+class FileSlice:
+    """Bytes of a segment file behind a duplicated descriptor, for sending with sendfile.
+
+    The descriptor is this object's: closing or deleting the segment (retention, a deleted
+    topic, shutdown) cannot make it name another file while a response waits to be sent.  It
+    is closed with ``close`` or when the slice is dropped.
+    """
+
+    __slots__ = ("fd", "position", "length", "offsets")
+
+    def __init__(self, fd: int, position: int, length: int, offsets: int = -1) -> None:
+        self.fd = fd
+        self.position = position
+        self.length = length
+        self.offsets = offsets  # offsets its batches span; -1 when the read did not learn it
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __repr__(self) -> str:
+        return f"FileSlice(position={self.position}, length={self.length})"
+
+    def send_to(self, out_fd: int, sent: int = 0) -> int:
+        """``os.sendfile`` the bytes after the first ``sent`` to ``out_fd``; returns bytes sent."""
+        return os.sendfile(out_fd, self.fd, self.position + sent, self.length - sent)
+
+    def to_bytes(self) -> bytes:
+        """The bytes, read into memory."""
+        return os.pread(self.fd, self.length, self.position)
+
+    def close(self) -> None:
+        """Close the descriptor (idempotent)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        self.close()
 
 
 @dataclass
@@ -583,12 +633,15 @@ class Log:
                 stop = segment.translate(bound, start)
                 if stop is not None:
                     limit = stop.position
-            stop_at = segment.boundary_at_or_below(start, min(limit, start + max_bytes))
+            stop_at, next_offset = segment.boundary_at_or_below(
+                start, min(limit, start + max_bytes)
+            )
             if stop_at == start:
                 if not min_one_batch or start + info.size > limit:
                     return ReadResult(-1, 0, 0, info.base_offset)
                 stop_at = start + info.size
-            return ReadResult(segment.fd, start, stop_at - start, info.base_offset)
+                next_offset = info.base_offset + info.last_offset_delta + 1
+            return ReadResult(segment.fd, start, stop_at - start, info.base_offset, next_offset)
         return ReadResult(-1, 0, 0, offset)
 
     def batches(

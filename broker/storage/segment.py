@@ -253,15 +253,24 @@ class LogSegment:
             return 0, self.base_offset
         return end, next_offset
 
-    def boundary_at_or_below(self, start: int, limit: int) -> int:
-        """The last batch end in [start, limit], walking from ``start`` (a batch start)."""
+    def boundary_at_or_below(self, start: int, limit: int) -> tuple[int, int | None]:
+        """The last batch end in [start, limit], walking from ``start`` (a batch start), and
+        the offset after the batch ending there (None at ``start``, where none does)."""
         if limit >= self.size:
-            return self.size
+            return self.size, self.next_offset
         _, position = self.offset_index.floor_position(limit)
         position = max(position, start)
+        next_offset = None
         for info in self.iter_headers(position, limit):
             position = info.position + info.size
-        return position
+            next_offset = info.base_offset + info.last_offset_delta + 1
+        if next_offset is None and position > start:
+            # The indexed batch at ``position`` does not fit: the boundary is its start, and
+            # the batch ending there lies in the stretch before that index entry.
+            _, back = self.offset_index.floor_position(position - 1)
+            for info in self.iter_headers(max(back, start), position):
+                next_offset = info.base_offset + info.last_offset_delta + 1
+        return position, next_offset
 
     def read_bytes(self, position: int, length: int) -> bytes:
         """``length`` bytes of the log file from ``position``."""

@@ -11,7 +11,14 @@ import struct
 
 from client.protocol import headers as h
 from client.protocol.api_keys import ApiKey
-from client.protocol.compiler import ChunkedOut, Decoder, Encoder, compile_decoder, compile_encoder
+from client.protocol.compiler import (
+    ChunkedOut,
+    Decoder,
+    Encoder,
+    compile_decoder,
+    compile_encoder,
+    value_size,
+)
 from client.protocol.error_codes import ErrorCode
 from client.protocol.errors import (
     LocalProtocolError,
@@ -146,7 +153,7 @@ def encode_request_chunks(
     out = ChunkedOut()
     out += _SIZE_PLACEHOLDER
     _encode_request_into(out, api_key, api_version, correlation_id, client_id, body)
-    _SIZE.pack_into(out, 0, len(out) - 4 + sum(memoryview(v).nbytes for _, v in out.splits))
+    _SIZE.pack_into(out, 0, len(out) - 4 + sum(value_size(v) for _, v in out.splits))
     return out.chunks()
 
 
@@ -197,7 +204,7 @@ def encode_response_chunks(header: RequestHeader, body: dict) -> list[bytes | me
     out = ChunkedOut()
     out += _SIZE_PLACEHOLDER
     _encode_response_into(out, header, body)
-    total = len(out) - 4 + sum(memoryview(v).nbytes for _, v in out.splits)
+    total = len(out) - 4 + sum(value_size(v) for _, v in out.splits)
     _SIZE.pack_into(out, 0, total)
     return out.chunks()
 

@@ -30,9 +30,21 @@ _DStep = Callable[[memoryview, int, dict], int]
 ZERO_COPY_THRESHOLD = 1024
 
 
+def value_size(value: Any) -> int:
+    """Bytes a passed-through ``records`` value puts on the wire (a buffer or a file slice)."""
+    try:
+        return memoryview(value).nbytes
+    except TypeError:
+        return len(value)
+
+
 class ChunkedOut(bytearray):
     """An output buffer that records where large ``records`` values belong instead of
-    copying them; ``chunks()`` yields the final list of buffers in wire order."""
+    copying them; ``chunks()`` yields the final list of buffers in wire order.
+
+    A ``records`` value need not be a buffer: any sized object that is not one (a slice of a
+    file, for sendfile) is passed through as its own chunk, for the writer to send.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,7 +107,19 @@ def _records_writer(compact: bool, nullable: bool) -> p.Writer:
                 raise LocalProtocolError("null given for non-nullable records")
             write_len(out, -1)
             return
-        n = memoryview(value).nbytes
+        try:
+            n = memoryview(value).nbytes
+        except TypeError:
+            # Not a buffer: a slice of a file, sent by the writer (sendfile) — only a
+            # chunked encoding can carry it.
+            if type(out) is not ChunkedOut:
+                raise LocalProtocolError(
+                    f"records of type {type(value).__name__} need a chunked encoding"
+                ) from None
+            n = len(value)
+            write_len(out, n)
+            out.splits.append((len(out), value))
+            return
         write_len(out, n)
         if type(out) is ChunkedOut and n >= ZERO_COPY_THRESHOLD:
             out.splits.append((len(out), value))

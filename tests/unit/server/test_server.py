@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +14,7 @@ from broker.metrics import Metrics
 from broker.server.connection import ConnectionLimits
 from broker.server.context import RequestContext
 from broker.server.server import BrokerServer
+from broker.storage.log import FileSlice
 
 
 def _server(dispatcher: Any, limits: ConnectionLimits | None = None, **kwargs: Any) -> BrokerServer:
@@ -132,3 +134,68 @@ async def test_shutdown_gives_up_on_requests_past_the_grace_period(
         assert trio.current_time() - start < 2
         with trio.fail_after(2):
             assert await client.receive_some(10) == b""
+
+
+async def test_file_slices_go_out_with_sendfile_between_buffers(tmp_path: Any) -> None:
+    """Responses mixing buffers and file slices (a Fetch's batches) arrive byte-exact and in
+    order, even when the slices are far larger than the socket buffer (partial sendfiles)."""
+    data = os.urandom(3 << 20)
+    path = tmp_path / "segment"
+    path.write_bytes(data)
+    fd = os.open(path, os.O_RDONLY)
+    cuts = [(0, 1 << 20), (1 << 20, 5), (2 << 20, 1 << 20)]
+
+    class Slices:
+        def decode(self, frame: memoryview) -> bytes:
+            return bytes(frame)
+
+        async def handle(self, ctx: RequestContext, request: bytes) -> Sequence[Any]:
+            out: list[Any] = [struct.pack(">i", 3 + sum(n for _, n in cuts)), b"abc"]
+            for start, n in cuts:
+                out.append(FileSlice(os.dup(fd), start, n))
+            return out
+
+    expected_body = b"abc" + b"".join(data[s : s + n] for s, n in cuts)
+    server = _server(Slices())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        client = await _connect(server)
+        for _ in range(2):
+            await client.send_all(struct.pack(">i", 1) + b"x")
+        received = bytearray()
+        expected = (struct.pack(">i", len(expected_body)) + expected_body) * 2
+        with trio.fail_after(10):
+            while len(received) < len(expected):
+                received += await client.receive_some(1 << 16)
+                await trio.sleep(0)  # a slow reader: the sender sees EAGAIN
+        assert bytes(received) == expected
+        server.request_shutdown()
+    os.close(fd)
+
+
+async def test_a_file_slice_shorter_than_promised_closes_the_connection(tmp_path: Any) -> None:
+    """A segment truncated under a pending response cannot be sent as promised: the stream is
+    cut (the client sees a closed connection and retries), never padded with other bytes."""
+    path = tmp_path / "segment"
+    path.write_bytes(b"y" * 1000)
+    fd = os.open(path, os.O_RDONLY)
+
+    class Short:
+        def decode(self, frame: memoryview) -> bytes:
+            return bytes(frame)
+
+        async def handle(self, ctx: RequestContext, request: bytes) -> Sequence[Any]:
+            return [struct.pack(">i", 5000), FileSlice(os.dup(fd), 0, 5000)]
+
+    server = _server(Short())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        client = await _connect(server)
+        await client.send_all(struct.pack(">i", 1) + b"x")
+        received = bytearray()
+        with trio.fail_after(5):
+            while chunk := await client.receive_some(1 << 16):
+                received += chunk
+        assert len(received) < 5004  # the connection closed before a whole frame came
+        server.request_shutdown()
+    os.close(fd)

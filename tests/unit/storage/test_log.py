@@ -217,6 +217,52 @@ def test_read_result_is_sendable_without_a_copy(tmp_path: Path) -> None:
     log.close()
 
 
+def _spanned(data: bytes) -> int:
+    infos = native.scan_batches(data).batches
+    return infos[-1].base_offset + infos[-1].last_offset_delta + 1 - infos[0].base_offset
+
+
+@pytest.mark.parametrize("segment_bytes", [10**6, 1500])
+def test_read_knows_the_offset_after_its_last_batch(tmp_path: Path, segment_bytes: int) -> None:
+    """Every read of whole batches says where the next one starts, whatever cut it short
+    (max_bytes between or inside index entries, the high watermark, a segment's end), so
+    a file slice can be counted without reading it."""
+    log = open_log(tmp_path, segment_bytes=segment_bytes)
+    sizes = [1, 3, 1, 7, 2, 1, 5, 1, 1, 4, 2, 6, 1, 3]
+    for i, n in enumerate(sizes * 3):
+        log.append_as_leader(make_batch([bytes([i % 251]) * (10 + 13 * n)] * n), 0)
+    end = log.log_end_offset
+    checked = 0
+    for offset in range(0, end, 3):
+        for max_bytes in (1, 90, 250, 333, 600, 10**6):
+            for bound in (None, min(end, offset + 9)):
+                result = log.read(offset, max_bytes, max_offset=bound)
+                if not result.length:
+                    continue
+                assert result.next_offset is not None
+                assert result.next_offset - result.first_offset == _spanned(result.to_bytes())
+                checked += 1
+    assert checked > 100
+    log.close()
+
+
+def test_a_detached_slice_outlives_the_log(tmp_path: Path) -> None:
+    log = open_log(tmp_path)
+    for batch in small_batches(10):
+        log.append_as_leader(batch, 0)
+    result = log.read(2, 10**6)
+    piece = result.detached()
+    assert len(piece) == result.length and piece.offsets == result.next_offset - 2
+    expected = result.to_bytes()
+    log.delete()  # closes every segment descriptor and removes the files
+    for _ in range(5):  # descriptors opened now may reuse the segment's numbers
+        (tmp_path / "other").write_bytes(b"x" * 4096)
+    assert piece.to_bytes() == expected
+    piece.close()
+    piece.close()
+    assert piece.fd == -1
+
+
 # -- rolling ---------------------------------------------------------------------------
 
 
