@@ -1040,7 +1040,10 @@ class Log:
         report = RecoveryReport(clean=False)
         point = self._log_start_offset if recovery_point is None else recovery_point
         point = max(point, self.segments[0].base_offset)
+        # The segment holding the recovery point is read whole: flushes fsync its log data
+        # but not its indexes (those of earlier segments were fsynced when they rolled).
         first = max(0, bisect.bisect_right(self._bases, point) - 1)
+        rebuilt = []
         for index in range(first):
             segment = self.segments[index]
             next_base = self.segments[index + 1].base_offset
@@ -1051,10 +1054,12 @@ class Log:
                 segment.make_active()
                 segment.recover(0, segment.base_offset, None, report.stats)
                 segment.on_roll()
+                rebuilt.append(segment)
             segment.load_clean(next_base)
-        # Producer state up to the recovery point, then fed by the scan.
+        # Producer state up to the segment's start (a roll's snapshot usually sits right
+        # there), then fed by the scan.
         segment = self.segments[first]
-        from_position, expected = segment.position_of(point, report.stats)
+        from_position, expected = 0, segment.base_offset
         snapshot_from = self.producers.load_latest(expected, self._log_start_offset)
         for info in self._walk(snapshot_from, expected, report.stats):
             self._observe_header(info)
@@ -1109,7 +1114,8 @@ class Log:
             epochs.truncate_from_end(self._log_end_offset)
             epochs.reset(epochs.entries)
         self.producers.map_end_offset = self._log_end_offset
-        for segment in self.segments[first:]:
+        self.producers.evict_before(self._log_start_offset)
+        for segment in rebuilt + self.segments[first:]:
             if segment.size:  # an empty segment (a new log's) holds nothing to make durable
                 for fd in segment.fds():
                     os.fsync(fd)
