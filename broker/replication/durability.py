@@ -4,7 +4,10 @@ An ``acks=all`` produce is acknowledged only once its batch is on disk.  Waiters
 log and the offset they need durable; the committer task takes every log with waiters, fsyncs
 them all in one worker-thread call, advances their recovery points, and wakes everyone whose
 offset is now covered.  Requests that arrive while a round runs wait for the next one, so one
-fsync serves all of them — the cost of durability is paid per round, not per request.
+fsync serves all of them — the cost of durability is paid per round, not per request.  A round
+normally costs one ``fdatasync`` per log (its active segment's data); only the round after a
+segment roll also fsyncs the rolled segment, its producer snapshot and the directory (see
+``broker.storage.log``).
 
 Replication asks without waiting (``request``): a leader's high watermark counts only its
 fsynced records, so every append asks for a round, and after each round ``listeners`` hear

@@ -164,6 +164,18 @@ class _Index:
         """Drop every entry."""
         self.truncate_entries(0)
 
+    def wipe(self) -> None:
+        """Drop every entry and zero the whole file, not only the slots counted as written.
+
+        For a rebuild of an index whose file may not have been fsynced: after a crash
+        its pages can mix written entries with blank ones in any order.
+        """
+        length = self._length
+        self.entries = 0
+        self._last = None
+        self.resize(0)
+        self.resize(length)
+
 
 class OffsetIndex(_Index):
     """Offset -> file position, one entry per ``index.interval.bytes`` of log."""

@@ -11,8 +11,23 @@ Named offsets, each with one owner:
 * log start offset <= recovery point <= log end offset (this class);
 * the high watermark lives here for checkpointing but is moved by replication.
 
-``recovery point``: every batch below it is on disk (fsynced); after a crash
-only data from the recovery point on is read back and validated.
+``recovery point``: every batch below it is on disk (fsynced).
+
+Flushing (``prepare_flush`` -> ``FlushTask.run`` -> ``complete_flush``), as
+Kafka does it: a round normally costs one ``fdatasync`` of the active
+segment's ``.log``.  The active segment's indexes are never fsynced by a
+round; a segment's three files are fsynced by the first round after it
+rolled, together with the producer snapshot its roll wrote (snapshots are
+written at roll and, durably, at clean close, never per round) and the
+directory.  The directory is fsynced only by a round that follows a file
+creation, rename or removal (roll, truncation, retention, opening).
+
+After a crash the segment holding the recovery point is read whole from its
+start, its indexes rebuilt, and so is every later segment; earlier
+segments keep their (fsynced at roll) indexes after Kafka's sanity check,
+which rebuilds any that fail it.  Producer state comes from the newest
+snapshot at or below that segment's base offset (normally the one its roll
+wrote), replayed up to the base, then fed by the scan.
 
 Threading: every method runs on the thread that owns the log (the event
 loop), except ``FlushTask.run`` which does the fsyncs in a worker thread.
@@ -220,31 +235,61 @@ class RecoveryReport:
 class FlushTask:
     """An fsync of a log up to ``offset``, made on the log's thread and run in any thread.
 
-    The descriptors are duplicates, so the log may close or delete segments
-    while ``run`` is fsyncing.
+    Normally one ``fdatasync`` of the active segment's ``.log``.  After a roll it
+    also fsyncs the rolled segments' three files and the roll's producer
+    snapshot, and after any file was created, renamed or removed, the
+    directory.  The descriptors are duplicates, so the log may close or delete
+    segments while ``run`` is fsyncing.
     """
 
-    def __init__(self, log: Log, offset: int, fds: list[int], snapshot: bytes | None) -> None:
+    def __init__(
+        self,
+        log: Log,
+        offset: int,
+        data_fds: list[int],
+        rolled: list[tuple[LogSegment, int]],
+        snapshots: list[tuple[int, int]],
+        directory_change: int,
+    ) -> None:
         self.log = log
         self.offset = offset
         self.generation = log._generation
-        self._fds = fds
-        self._snapshot = snapshot
+        self.rolled = rolled
+        self.snapshots = snapshots
+        self.directory_change = directory_change  # 0: the directory is not fsynced
+        self._data_fds = data_fds
+        self._full_fds = [os.dup(fd) for segment, _ in rolled for fd in segment.fds()]
+        self._snapshot_paths = [log.producers.snapshot_path(offset) for offset, _ in snapshots]
         self._directory = log.directory
 
     def run(self) -> None:
-        """fsync the files, write the producer snapshot durably, fsync the directory."""
+        """fsync what the task holds: rolled segments, active log data, snapshots, directory."""
+        datasync = getattr(os, "fdatasync", os.fsync)
         try:
-            for fd in self._fds:
+            for fd in self._full_fds:
                 os.fsync(fd)
+            for fd in self._data_fds:
+                datasync(fd)
         finally:
-            for fd in self._fds:
+            for fd in self._full_fds + self._data_fds:
                 os.close(fd)
-            self._fds = []
-        if self._snapshot is not None:
-            path = os.path.join(self._directory, f"{self.offset:020d}.snapshot")
-            write_atomically(path, self._snapshot)
-        fsync_dir(self._directory)
+            self._full_fds = self._data_fds = []
+        for path in self._snapshot_paths:
+            _fsync_path(path)
+        if self.directory_change:
+            fsync_dir(self._directory)
+
+
+def _fsync_path(path: str) -> None:
+    """fsync the file at ``path``; nothing if it was deleted meanwhile (retention, truncation)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _writable(records: bytes | bytearray | memoryview) -> memoryview:
@@ -284,12 +329,20 @@ class Log:
         self._generation = 0  # bumped by truncation: a flush begun before it proves nothing
         self._pending_deletes: list[tuple[int, LogSegment]] = []
         self._last_flush_ms = clock()
+        # What the next flush must make durable besides log data, each tagged with a change
+        # number so that a flush only clears what it saw (a roll may happen meanwhile).
+        self._changes = 0
+        self._unsynced_segments: dict[LogSegment, int] = {}  # rolled, indexes not fsynced
+        self._unsynced_snapshots: dict[int, int] = {}  # snapshot offset -> change number
+        self._directory_changed = 0  # change number of the last create/rename/unlink
+        self._directory_synced = 0
         os.makedirs(self.directory, exist_ok=True)
         self.epochs = LeaderEpochCache(self.directory)
         self.producers = ProducerStateManager(self.directory)
         self.segments: list[LogSegment] = []
         self._bases: list[int] = []
         self.recovery = self._load(recovery_point, log_start_offset)
+        self._directory_change()  # opening may have created or removed files: sync once
         self.high_watermark = min(max(high_watermark, self._log_start_offset), self._log_end_offset)
 
     # ---------------------------------------------------------------- named offsets
@@ -584,16 +637,26 @@ class Log:
                 return old
             self.segments.pop()
             self._bases.pop()
+            self._unsynced_segments.pop(old, None)
             old.delete_files()
         else:
             old.on_roll()
+            self._unsynced_segments[old] = self._directory_change()
+        # Not fsynced here: the next flush makes the snapshot and the new files durable.
         self.producers.write_snapshot(base_offset)
+        self._unsynced_snapshots[base_offset] = self._directory_change()
         self.producers.keep_newest(SNAPSHOTS_KEPT)
         segment = LogSegment(self.directory, base_offset, self.config, now_ms=now)
         segment.make_active()
         self.segments.append(segment)
         self._bases.append(base_offset)
         return segment
+
+    def _directory_change(self) -> int:
+        """Note that files were created, renamed or removed; returns the change number."""
+        self._changes += 1
+        self._directory_changed = self._changes
+        return self._changes
 
     # ---------------------------------------------------------------- reading
 
@@ -755,6 +818,7 @@ class Log:
         segment = self.active_segment
         segment.truncate_to(offset)
         segment.make_active()
+        self._unsynced_segments.pop(segment, None)  # active again: flushes sync its data
         self._log_end_offset = segment.next_offset if segment.size else segment.base_offset
         if self._log_end_offset < self._log_start_offset:
             self._log_start_offset = self._log_end_offset
@@ -769,6 +833,7 @@ class Log:
             self._schedule_delete(segment, now)
         segment = LogSegment(self.directory, offset, self.config, now_ms=now)
         segment.make_active()
+        self._directory_change()
         self.segments = [segment]
         self._bases = [offset]
         self._log_end_offset = self._log_start_offset = offset
@@ -783,6 +848,7 @@ class Log:
         self.high_watermark = min(self.high_watermark, end)
         self.epochs.truncate_from_end(end)
         self.producers.delete_snapshots(above=end)
+        self._directory_change()
         self._rebuild_producers(end, None)
 
     def _rebuild_producers(self, end: int, stats: ReadStats | None) -> None:
@@ -868,6 +934,8 @@ class Log:
 
     def _schedule_delete(self, segment: LogSegment, now: int) -> None:
         segment.change_suffix(DELETED_SUFFIX)
+        self._unsynced_segments.pop(segment, None)
+        self._directory_change()
         self._pending_deletes.append((now + self.config.file_delete_delay_ms, segment))
 
     def purge_deleted(self, now_ms: int | None = None) -> None:
@@ -931,18 +999,46 @@ class Log:
         return now_ms - self._last_flush_ms >= self.config.flush_ms
 
     def prepare_flush(self) -> FlushTask | None:
-        """An fsync of everything appended so far, to ``run`` in a worker thread; None if clean."""
+        """An fsync of everything appended so far, to ``run`` in a worker thread; None if clean.
+
+        The active segment's indexes are left to the page cache (recovery
+        rebuilds them by reading that segment whole); a rolled segment's files,
+        the producer snapshot taken at its roll, and the directory are fsynced
+        by the first flush after the roll.
+        """
         self._check_open()
-        if self._log_end_offset <= self._recovery_point:
-            return None
+        changed = self._directory_changed
+        directory = changed if changed > self._directory_synced else 0
+        rolled = dict(self._unsynced_segments)
+        # Every segment between the recovery point's and the active one was rolled after
+        # the last complete flush, so it is normally listed already.
         first = max(0, bisect.bisect_right(self._bases, self._recovery_point) - 1)
-        fds = [os.dup(fd) for segment in self.segments[first:] for fd in segment.fds()]
-        # Always snapshotted, even empty: recovery then replays nothing below the recovery point.
-        snapshot = self.producers.serialize()
-        return FlushTask(self, self._log_end_offset, fds, snapshot)
+        for segment in self.segments[first:-1]:
+            rolled.setdefault(segment, 0)
+        active = self.active_segment
+        rolled.pop(active, None)  # re-activated by a truncation: its data is synced below
+        data = self._log_end_offset > self._recovery_point
+        if not (data or rolled or self._unsynced_snapshots or directory):
+            return None
+        fds = [os.dup(active.fd)] if data and active.size else []
+        return FlushTask(
+            self,
+            self._log_end_offset,
+            fds,
+            sorted(rolled.items(), key=lambda item: item[0].base_offset),
+            list(self._unsynced_snapshots.items()),
+            directory,
+        )
 
     def complete_flush(self, task: FlushTask) -> None:
         """Advance the recovery point after ``task.run`` succeeded (on the log's thread)."""
+        for segment, change in task.rolled:
+            if self._unsynced_segments.get(segment) == change:
+                del self._unsynced_segments[segment]
+        for offset, change in task.snapshots:
+            if self._unsynced_snapshots.get(offset) == change:
+                del self._unsynced_snapshots[offset]
+        self._directory_synced = max(self._directory_synced, task.directory_change)
         if task.generation == self._generation and not self.closed:
             self._recovery_point = max(self._recovery_point, min(task.offset, self._log_end_offset))
             self._last_flush_ms = self._clock()
@@ -966,6 +1062,8 @@ class Log:
             segment.on_roll()
             for fd in segment.fds():
                 os.fsync(fd)
+        for offset in self._unsynced_snapshots:
+            _fsync_path(self.producers.snapshot_path(offset))
         end = self._log_end_offset
         self.producers.write_snapshot(end, durable=True)
         self.producers.keep_newest(SNAPSHOTS_KEPT)
@@ -1093,7 +1191,10 @@ class Log:
         report = RecoveryReport(clean=False)
         point = self._log_start_offset if recovery_point is None else recovery_point
         point = max(point, self.segments[0].base_offset)
+        # The segment holding the recovery point is read whole: flushes fsync its log data
+        # but not its indexes (those of earlier segments were fsynced when they rolled).
         first = max(0, bisect.bisect_right(self._bases, point) - 1)
+        rebuilt = []
         for index in range(first):
             segment = self.segments[index]
             next_base = self.segments[index + 1].base_offset
@@ -1104,10 +1205,12 @@ class Log:
                 segment.make_active()
                 segment.recover(0, segment.base_offset, None, report.stats)
                 segment.on_roll()
+                rebuilt.append(segment)
             segment.load_clean(next_base)
-        # Producer state up to the recovery point, then fed by the scan.
+        # Producer state up to the segment's start (a roll's snapshot usually sits right
+        # there), then fed by the scan.
         segment = self.segments[first]
-        from_position, expected = segment.position_of(point, report.stats)
+        from_position, expected = 0, segment.base_offset
         snapshot_from = self.producers.load_latest(expected, self._log_start_offset)
         for info in self._walk(snapshot_from, expected, report.stats):
             self._observe_header(info)
@@ -1162,7 +1265,8 @@ class Log:
             epochs.truncate_from_end(self._log_end_offset)
             epochs.reset(epochs.entries)
         self.producers.map_end_offset = self._log_end_offset
-        for segment in self.segments[first:]:
+        self.producers.evict_before(self._log_start_offset)
+        for segment in rebuilt + self.segments[first:]:
             if segment.size:  # an empty segment (a new log's) holds nothing to make durable
                 for fd in segment.fds():
                     os.fsync(fd)

@@ -12,9 +12,9 @@ The broker asks ``check`` before appending a producer's batch:
   been removed by retention).
 
 The state is snapshotted to ``<offset, 20 digits>.snapshot`` (the state after
-every batch below that offset) when a segment rolls, when the log is flushed
-and on close; loading takes the newest readable snapshot and replays batch
-headers after it.  Snapshot layout, big-endian::
+every batch below that offset) when a segment rolls (not fsynced then: the
+next flush round does it) and on clean close (fsynced); loading takes the
+newest readable snapshot and replays batch headers after it.  Snapshot layout, big-endian::
 
     version i16 (1) | crc u32 (CRC-32C of everything after it) | count i32
     per producer: producer_id i64 | epoch i16 | last_timestamp i64 | n i8

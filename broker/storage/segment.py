@@ -235,24 +235,6 @@ class LogSegment:
                 return info
         return None
 
-    def position_of(self, offset: int, stats: ReadStats | None = None) -> tuple[int, int]:
-        """(position, base offset) of the batch holding ``offset``, or of the end of the
-        batches below it when none holds it (the recovery point at the end of the data)."""
-        if offset <= self.base_offset:
-            return 0, self.base_offset
-        _, position = self.offset_index.lookup(offset)
-        end, next_offset = 0, self.base_offset
-        for info in self.iter_headers(position, stats=stats):
-            if info.base_offset + info.last_offset_delta >= offset:
-                return info.position, info.base_offset
-            end, next_offset = (
-                info.position + info.size,
-                info.base_offset + info.last_offset_delta + 1,
-            )
-        if end == 0:  # the index pointed nowhere useful: start from the beginning
-            return 0, self.base_offset
-        return end, next_offset
-
     def boundary_at_or_below(self, start: int, limit: int) -> tuple[int, int | None]:
         """The last batch end in [start, limit], walking from ``start`` (a batch start), and
         the offset after the batch ending there (None at ``start``, where none does)."""
@@ -308,14 +290,19 @@ class LogSegment:
     ) -> RecoveryOutcome:
         """Validate the log from ``from_position`` (a batch start holding ``expected_offset``).
 
-        Index entries at or past ``from_position`` are dropped and rebuilt from
-        the scanned batches; everything from the first invalid byte on is cut
-        from the file.  ``on_batch`` sees each valid batch and may refuse it by
-        returning a reason.  Offsets must increase and fit the segment;
+        Index entries at or past ``from_position`` are dropped (from position 0:
+        the index files are zeroed whole) and rebuilt from the scanned batches;
+        everything from the first invalid byte on is cut from the file.
+        ``on_batch`` sees each valid batch and may refuse it by returning a
+        reason.  Offsets must increase and fit the segment;
         anything else counts as corruption.
         """
-        self.offset_index.truncate_to_position(from_position)
-        self.time_index.truncate_to_offset(expected_offset)
+        if from_position == 0:
+            self.offset_index.wipe()
+            self.time_index.wipe()
+        else:
+            self.offset_index.truncate_to_position(from_position)
+            self.time_index.truncate_to_offset(expected_offset)
         self.max_timestamp, self.offset_of_max_timestamp = -1, self.base_offset
         self._sync_time_state()
         self.size = from_position

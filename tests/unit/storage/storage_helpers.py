@@ -74,3 +74,12 @@ def read_all(log: Log, start: int | None = None) -> bytes:
             last = info.base_offset + info.last_offset_delta
         offset = last + 1
     return bytes(out)
+
+
+def bytes_from_segment_of(directory: str, offset: int) -> int:
+    """Bytes of the ``.log`` files from the segment holding ``offset`` on: what a crash
+    recovery from recovery point ``offset`` reads (that segment whole, and every later one)."""
+    bases = sorted(int(name[:20]) for name in os.listdir(directory) if name.endswith(".log"))
+    first = max(base for base in bases if base <= offset)
+    paths = [os.path.join(directory, f"{base:020d}.log") for base in bases if base >= first]
+    return sum(map(os.path.getsize, paths))

@@ -13,7 +13,7 @@ from broker.storage import (
     ProducerFencedError,
     SequenceStatus,
 )
-from unit.storage.storage_helpers import make_batch
+from unit.storage.storage_helpers import bytes_from_segment_of, make_batch
 
 PID = 4000
 CONFIG = LogConfig(segment_bytes=350, index_interval_bytes=100)
@@ -91,7 +91,8 @@ def test_deduplication_survives_restarts(tmp_path: Path, restart: str) -> None:
     check = again.check_producer(batch(20))
     assert (check.status, check.first_offset) == (SequenceStatus.DUPLICATE, offsets[10])
     if restart == "crash-after-flush":
-        assert again.recovery.stats.scanned == 0  # nothing past the recovery point
+        # Read back: the segment holding the recovery point, nothing below it.
+        assert again.recovery.stats.scanned == bytes_from_segment_of(path, point) < again.size
     again.close()
 
 
@@ -103,3 +104,31 @@ def test_truncation_rewinds_producer_state(tmp_path: Path) -> None:
     check = log.check_producer(batch(10))
     assert (check.status, check.first_offset) == (SequenceStatus.DUPLICATE, offsets[5])
     log.close()
+
+
+def test_deduplication_after_a_crash_with_the_last_snapshot_at_the_roll(tmp_path: Path) -> None:
+    path = str(tmp_path / "t-0")
+    log = Log(path, CONFIG)
+    other = log.append_as_leader(batch(0, pid=PID + 1), 0)  # only ever below the last roll
+    offsets = []
+    for i in range(12):
+        offsets.append(log.append_as_leader(batch(2 * i), 0).first_offset)
+        log.flush()  # a round after every append, as acks=all asks
+    base = log.active_segment.base_offset
+    assert max(log.producers.snapshot_offsets()) == base  # snapshots only at rolls
+    assert min(offsets[-5:]) < base <= max(offsets[-5:])  # the last five straddle the roll
+    point = log.recovery_point
+    log.abandon()
+    again = Log(path, CONFIG, recovery_point=point)
+    assert again.recovery.stats.headers == 0  # the state below the roll came from its snapshot
+    for i in range(7, 12):
+        check = again.check_producer(batch(2 * i))
+        assert (check.status, check.first_offset) == (SequenceStatus.DUPLICATE, offsets[i])
+    check = again.check_producer(batch(0, pid=PID + 1))
+    assert (check.status, check.first_offset) == (SequenceStatus.DUPLICATE, other.first_offset)
+    assert again.check_producer(batch(12)).status is SequenceStatus.OUT_OF_ORDER  # forgotten
+    assert again.check_producer(batch(26)).status is SequenceStatus.OUT_OF_ORDER
+    retry = again.append_as_leader(batch(22), 0)
+    assert retry.duplicate and retry.first_offset == offsets[11]
+    assert again.append_as_leader(batch(24), 0).first_offset == point
+    again.close()

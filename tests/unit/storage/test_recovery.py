@@ -13,7 +13,13 @@ import native
 
 from broker.storage import Log, LogConfig
 from broker.storage.segment import file_name
-from unit.storage.storage_helpers import make_batch, read_all, small_batches, snapshot_files
+from unit.storage.storage_helpers import (
+    bytes_from_segment_of,
+    make_batch,
+    read_all,
+    small_batches,
+    snapshot_files,
+)
 
 CONFIG = LogConfig(segment_bytes=1500, index_interval_bytes=150, segment_index_bytes=1200)
 SEGMENT_EXTS = (".log", ".index", ".timeindex")
@@ -224,12 +230,13 @@ def test_lost_recovery_point_scans_everything_and_rebuilds_identically(
     assert segment_files(target) == {k: v for k, v in original.items() if k.endswith(SEGMENT_EXTS)}
 
 
-# -- recovery reads only what lies past the recovery point ------------------------------
+# -- recovery reads only the segment holding the recovery point and later ones ----------
 
 
-def test_crash_reads_only_the_data_past_the_recovery_point(tmp_path: Path) -> None:
-    config = LogConfig(index_interval_bytes=150)
-    log = Log(str(tmp_path / "t-0"), config)
+def test_crash_reads_only_from_the_segment_holding_the_recovery_point(tmp_path: Path) -> None:
+    config = LogConfig(index_interval_bytes=150, segment_bytes=4000)
+    directory = str(tmp_path / "t-0")
+    log = Log(directory, config)
     for batch in small_batches(200):
         log.append_as_leader(batch, 0)
     log.flush()
@@ -238,14 +245,19 @@ def test_crash_reads_only_the_data_past_the_recovery_point(tmp_path: Path) -> No
     tail = small_batches(7)
     for batch in tail:
         log.append_as_leader(batch, 0)
+    segments = len(log.segments)
     log.abandon()
-    again = Log(str(tmp_path / "t-0"), config, recovery_point=point)
-    assert again.recovery.stats.scanned == sum(map(len, tail))
-    assert again.recovery.stats.headers < config.index_interval_bytes + 16 * 1024
+    assert segments > 3
+    expected = bytes_from_segment_of(directory, point)
+    again = Log(directory, config, recovery_point=point)
+    assert again.recovery.stats.scanned == expected
+    assert expected < flushed_size  # the earlier segments were not read
+    assert expected >= sum(map(len, tail))
+    assert again.recovery.stats.headers == 0  # producer state: the roll's snapshot, no replay
     assert again.log_end_offset == point + 14
     assert again.size == flushed_size + sum(map(len, tail))
     again.close()
-    clean = Log(str(tmp_path / "t-0"), config)
+    clean = Log(directory, config)
     assert clean.recovery.clean and clean.recovery.stats.scanned == 0
     clean.close()
 
