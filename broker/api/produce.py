@@ -201,8 +201,8 @@ async def _wait_replicated(
         if not pending or trio.current_time() >= deadline:
             break
         woken = trio.Event()
-        for partition, _, _, _ in pending:
-            partition.commit_waiters.add(woken)
+        for partition, end, _, _ in pending:
+            partition.commit_waiters.add(end, woken)
         try:
             with trio.move_on_at(deadline):
                 await woken.wait()

@@ -9,13 +9,17 @@ the leader's own records once fsynced (``write.caching=false``, the default) or 
 
 Waiters are events, set by whoever changes what they wait for, never polled:
 ``data_waiters`` (fetch long-polls) are woken by appends and watermark moves;
-``commit_waiters`` (acks=all produces and coordinator writes) by watermark moves, ISR changes
-and leadership changes.
+``commit_waiters`` (acks=all produces and coordinator writes) by ISR and leadership changes,
+and by a watermark move only once it reaches the offset each waits for: a follower's fetch
+moves the watermark a little at a time, and waking every pipelined produce on each move cost
+the leader's event loop a tenth of its time with 32 produces in flight.
 """
 
 from __future__ import annotations
 
 import enum
+import heapq
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,6 +47,53 @@ class CommitState(enum.Enum):
     NOT_ENOUGH_REPLICAS = "not enough replicas"  # the ISR shrank below min.insync.replicas
 
 
+class CommitWaiters:
+    """Events of acks=all writes, each waiting for the high watermark to reach an offset.
+
+    ``wake_reached`` sets only the events whose offset the watermark has reached;
+    ``wake_all`` sets every event (the ISR or the leadership changed: each must look again).
+    An event discarded before it was woken leaves a stale heap entry behind, skipped when
+    popped and swept when stale entries outnumber live ones.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, trio.Event]] = []
+        self._live: dict[trio.Event, int] = {}
+        self._order = itertools.count()
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def __contains__(self, event: object) -> bool:
+        return event in self._live
+
+    def add(self, end_offset: int, event: trio.Event) -> None:
+        """Set ``event`` once the high watermark reaches ``end_offset`` (or on ``wake_all``)."""
+        self._live[event] = end_offset
+        heapq.heappush(self._heap, (end_offset, next(self._order), event))
+
+    def discard(self, event: trio.Event) -> None:
+        """Forget ``event`` (its waiter stopped waiting)."""
+        if self._live.pop(event, None) is not None and len(self._heap) > 2 * len(self._live) + 64:
+            self._heap = [entry for entry in self._heap if self._live.get(entry[2]) == entry[0]]
+            heapq.heapify(self._heap)
+
+    def wake_reached(self, high_watermark: int) -> None:
+        """Set every event waiting for an offset at or below ``high_watermark``."""
+        heap = self._heap
+        while heap and heap[0][0] <= high_watermark:
+            end_offset, _, event = heapq.heappop(heap)
+            if self._live.get(event) == end_offset:
+                del self._live[event]
+                event.set()
+
+    def wake_all(self) -> None:
+        """Set every event."""
+        live, self._live, self._heap = self._live, {}, []
+        for event in live:
+            event.set()
+
+
 def now_ms() -> float:
     """The clock of replication: trio's, in milliseconds (a MockClock in tests)."""
     return trio.current_time() * 1000
@@ -62,7 +113,7 @@ class Partition:
     leader_state: LeaderState | None = None
     removed: bool = False
     data_waiters: set[trio.Event] = field(default_factory=set)
-    commit_waiters: set[trio.Event] = field(default_factory=set)
+    commit_waiters: CommitWaiters = field(default_factory=CommitWaiters)
     # Asks group commit for an fsync up to an offset (cluster mode only).
     request_flush: Callable[[Log, int], None] | None = None
 
@@ -190,7 +241,7 @@ class Partition:
             return False
         self.log.high_watermark = min(state.high_watermark, self.log.log_end_offset)
         self.notify_data()
-        self.wake_commit_waiters()
+        self.commit_waiters.wake_reached(self.log.high_watermark)
         return True
 
     def record_follower_fetch(self, replica: int, fetch_offset: int) -> tuple[int, ...] | None:
@@ -223,7 +274,7 @@ class Partition:
             if outcome is not CommitState.WAITING:
                 return outcome
             woken = trio.Event()
-            self.commit_waiters.add(woken)
+            self.commit_waiters.add(end_offset, woken)
             try:
                 await woken.wait()
             finally:
@@ -239,9 +290,7 @@ class Partition:
 
     def wake_commit_waiters(self) -> None:
         """Wake every acks=all produce waiting on this partition to look again."""
-        waiters, self.commit_waiters = self.commit_waiters, set()
-        for event in waiters:
-            event.set()
+        self.commit_waiters.wake_all()
 
     def wake_all(self) -> None:
         """Wake fetches and produces: something they depend on changed."""
