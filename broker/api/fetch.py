@@ -102,6 +102,12 @@ class FetchPlan:
         """Every hosted partition the request names."""
         return [p for _, parts in self.topics for _, p in parts if p is not None]
 
+    def waiters_of(self, partition: Partition) -> set[trio.Event]:
+        """The waiters this request joins on ``partition``: a follower reads up to the log
+        end and waits for appends; a consumer reads up to the high watermark and waits for
+        it to move."""
+        return partition.replica_waiters if self.from_replica else partition.data_waiters
+
     def read(self) -> tuple[Body, int, bool]:
         """The response as it stands now, its record bytes, and whether any partition erred."""
         budget = self.max_bytes
@@ -208,10 +214,10 @@ async def handle_fetch(ctx: RequestContext, header: RequestHeader, body: Body) -
         woken = trio.Event()
         watched = plan.partitions()
         for partition in watched:
-            partition.data_waiters.add(woken)
+            plan.waiters_of(partition).add(woken)
         try:
             with trio.move_on_at(deadline):
                 await woken.wait()
         finally:
             for partition in watched:
-                partition.data_waiters.discard(woken)
+                plan.waiters_of(partition).discard(woken)

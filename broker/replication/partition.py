@@ -7,11 +7,13 @@ watermark moves with the log end offset.  In a cluster the leader keeps a ``Lead
 (follower progress, ISR) and the watermark is the smallest log end offset of the ISR, counting
 the leader's own records once fsynced (``write.caching=false``, the default) or once written.
 
-Waiters are events, set by whoever changes what they wait for, never polled:
-``data_waiters`` (fetch long-polls) are woken by appends and watermark moves;
-``commit_waiters`` (acks=all produces and coordinator writes) by ISR and leadership changes,
-and by a watermark move only once it reaches the offset each waits for: a follower's fetch
-moves the watermark a little at a time, and waking every pipelined produce on each move cost
+Waiters are events, set by whoever changes what they wait for, never polled, and each kind
+only by what can give it something (Kafka keys its delayed fetches the same way):
+``data_waiters`` (consumer long-polls, which read up to the high watermark) are woken by
+watermark moves; ``replica_waiters`` (follower long-polls, which read up to the log end) by
+appends; ``commit_waiters`` (acks=all produces and coordinator writes) by ISR and leadership
+changes, and by a watermark move only once it reaches the offset each waits for.  A follower's
+fetch moves the watermark a little at a time: waking every pipelined produce on each move cost
 the leader's event loop a tenth of its time with 32 produces in flight.
 """
 
@@ -113,6 +115,7 @@ class Partition:
     leader_state: LeaderState | None = None
     removed: bool = False
     data_waiters: set[trio.Event] = field(default_factory=set)
+    replica_waiters: set[trio.Event] = field(default_factory=set)
     commit_waiters: CommitWaiters = field(default_factory=CommitWaiters)
     # Asks group commit for an fsync up to an offset (cluster mode only).
     request_flush: Callable[[Log, int], None] | None = None
@@ -217,12 +220,13 @@ class Partition:
                 if self.request_flush is not None and not self.log.config.write_caching:
                     self.request_flush(self.log, info.last_offset + 1)
                 self.update_high_watermark()
-            self.notify_data()
+            _wake(self, "replica_waiters")
         return info
 
     def _advance_high_watermark(self) -> None:
-        if self.state.isr == (self.node_id,):
+        if self.state.isr == (self.node_id,) and self.log.high_watermark != self.log.log_end_offset:
             self.log.high_watermark = self.log.log_end_offset
+            _wake(self, "data_waiters")
 
     # ------------------------------------------------------------ replication (leader)
 
@@ -240,7 +244,7 @@ class Partition:
         if not state.update_high_watermark(self.own_end_offset(), self.min_insync_replicas):
             return False
         self.log.high_watermark = min(state.high_watermark, self.log.log_end_offset)
-        self.notify_data()
+        _wake(self, "data_waiters")
         self.commit_waiters.wake_reached(self.log.high_watermark)
         return True
 
@@ -283,10 +287,9 @@ class Partition:
     # ------------------------------------------------------------ waking
 
     def notify_data(self) -> None:
-        """Wake every fetch waiting for data on this partition."""
-        waiters, self.data_waiters = self.data_waiters, set()
-        for event in waiters:
-            event.set()
+        """Wake every fetch waiting on this partition, consumer or follower, to look again."""
+        _wake(self, "data_waiters")
+        _wake(self, "replica_waiters")
 
     def wake_commit_waiters(self) -> None:
         """Wake every acks=all produce waiting on this partition to look again."""
@@ -296,3 +299,12 @@ class Partition:
         """Wake fetches and produces: something they depend on changed."""
         self.notify_data()
         self.wake_commit_waiters()
+
+
+def _wake(partition: Partition, waiters: str) -> None:
+    """Set every event of one of ``partition``'s waiter sets, leaving the set empty."""
+    events = getattr(partition, waiters)
+    if events:
+        setattr(partition, waiters, set())
+        for event in events:
+            event.set()

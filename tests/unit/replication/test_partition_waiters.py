@@ -1,4 +1,4 @@
-"""Which acks=all waiters a leader wakes (``Partition.commit_waiters``), on a real log."""
+"""Which waiters a leader wakes: acks=all writes, consumer and follower fetches (real log)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ from broker.storage.config import LogConfig
 from broker.storage.log import Log
 
 
-def _leader(directory: Path, batches: int) -> Partition:
+def _leader(directory: Path, batches: int, min_insync: int = 2) -> Partition:
     """Broker 1 leading replicas 1, 2, 3 (write.caching, so its own end counts at once) with
     ``batches`` batches of two records appended."""
-    log = Log(str(directory / "orders-0"), LogConfig(write_caching=True, min_insync_replicas=2))
+    log = Log(str(directory / "orders-0"), LogConfig(write_caching=True, min_insync_replicas=min_insync))
     state = PartitionState("orders", 0, (1, 2, 3), 1, 1, (1, 2, 3))
     partition = Partition("orders", 0, log, 1, state)
     partition.become_leader(state, 1, at_ms=0)
@@ -117,3 +117,45 @@ async def test_pipelined_acks_all_produces_are_answered_in_order_of_the_watermar
             _follow(partition, offset)
             await trio.testing.wait_all_tasks_blocked()
             assert sorted(done) == [e for e in (2, 4, 6, 8) if e <= offset]
+
+
+async def test_an_append_wakes_follower_fetches_and_a_watermark_move_wakes_consumers(
+    tmp_path: Path,
+) -> None:
+    partition = _leader(tmp_path, 1)
+    _follow(partition, 2)
+    consumer, follower = trio.Event(), trio.Event()
+    partition.data_waiters.add(consumer)
+    partition.replica_waiters.add(follower)
+
+    partition.append(memoryview(build_batch([b"c"])), acks=-1)
+    assert follower.is_set(), "a follower reads up to the log end: the append is for it"
+    assert not consumer.is_set(), "the watermark did not move: a consumer has nothing new"
+
+    follower = trio.Event()
+    partition.replica_waiters.add(follower)
+    _follow(partition, 3)
+    assert partition.high_watermark == 3
+    assert consumer.is_set()
+    assert not follower.is_set(), "the watermark moved but no record came for followers"
+
+
+async def test_a_lone_leader_wakes_consumers_on_its_append(tmp_path: Path) -> None:
+    """With the ISR down to the leader (and min.insync.replicas=1), an append is committed at
+    once: consumers must hear of it."""
+    partition = _leader(tmp_path, 1, min_insync=1)
+    partition.update_leader_state(replace(partition.state, isr=(1,)), 2)
+    consumer = trio.Event()
+    partition.data_waiters.add(consumer)
+    partition.append(memoryview(build_batch([b"c"])), acks=1)
+    assert partition.high_watermark == 3
+    assert consumer.is_set()
+
+
+async def test_losing_the_leadership_wakes_every_fetch(tmp_path: Path) -> None:
+    partition = _leader(tmp_path, 1)
+    consumer, follower = trio.Event(), trio.Event()
+    partition.data_waiters.add(consumer)
+    partition.replica_waiters.add(follower)
+    partition.become_follower(replace(partition.state, leader=2, leader_epoch=2), 3)
+    assert consumer.is_set() and follower.is_set()
