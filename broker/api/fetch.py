@@ -4,9 +4,10 @@ Each requested partition appears in the response, with data or an error code (cl
 full response that leaves one out).  Reads stop at ``partition_max_bytes`` per partition and
 ``max_bytes`` overall, except that the first partition with data always gets at least one
 whole batch.  When less than ``min_bytes`` is ready the request waits up to ``max_wait_ms``
-for an append to any of its partitions — woken by the append, never by polling.  Fetch
-sessions are not kept: the answer carries session id 0, which tells clients to send full
-fetch requests.
+for an append to any of its partitions — woken by the append, never by polling.  Consumers
+get no fetch session: the answer carries session id 0, which tells them to send full fetch
+requests.  Followers do (``broker.api.fetch_sessions``): a request then names only the
+partitions whose fetch state changed, and the answer only those with something new.
 
 A fetch with ``replica_id`` >= 0 comes from a follower: it is accepted only from a live
 registered broker (UNKNOWN_SERVER_ERROR per partition otherwise, and nothing moves), reads up
@@ -24,6 +25,7 @@ import trio
 
 from client.protocol import ErrorCode, RequestHeader
 
+from broker.api.fetch_sessions import FetchSession, session_error
 from broker.api.state import BrokerState, state_of
 from broker.replication.partition import Partition
 from broker.server.context import RequestContext
@@ -203,13 +205,22 @@ class FetchPlan:
 async def handle_fetch(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:
     """Read what is there; wait for appends while less than ``min_bytes`` is ready."""
     state = state_of(ctx)
+    session: FetchSession | None = None
+    replica_id = body.get("replica_id", CONSUMER_REPLICA_ID)
+    if replica_id >= 0 and header.api_version >= 7 and replica_allowed(state, replica_id):
+        opened = state.fetch_sessions.open(replica_id, body)
+        if isinstance(opened, FetchSession):
+            session = opened
+            body = {**body, "topics": session.topics()}
+        elif opened is not None:
+            return session_error(opened)
     plan = FetchPlan(state, header.api_version, body)
     deadline = trio.current_time() + max(body["max_wait_ms"], 0) / 1000
     min_bytes = body["min_bytes"]
     while True:
         response, total, erred = plan.read()
         if total >= min_bytes or erred or trio.current_time() >= deadline:
-            return response
+            return session.answer(response) if session is not None else response
         # No await between the read above and registering here: no append can slip between.
         woken = trio.Event()
         watched = plan.partitions()

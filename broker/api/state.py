@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from broker.api.fetch_sessions import FetchSessions
 from broker.config import BrokerConfig
 from broker.metadata.controller import Controller
 from broker.metadata.producer_ids import ProducerIdAllocator
@@ -25,6 +26,7 @@ class BrokerState:
     controller: Controller
     producer_ids: ProducerIdAllocator
     metrics: Metrics
+    fetch_sessions: FetchSessions = field(default_factory=FetchSessions)
 
     @property
     def node_id(self) -> int:

@@ -2,7 +2,9 @@
 
 A fetcher holds one connection to its leader and fetches every partition this broker follows
 from it in one Fetch request (``replica_id`` = this broker, the follower's leader epoch, a
-long-poll of ``replica.fetch.wait.max.ms``).  Before a partition's first fetch in a leader
+long-poll of ``replica.fetch.wait.max.ms``), in an incremental fetch session
+(``FollowerSession``): after the first, a request names only the partitions whose fetch
+offset moved and an answer only those with news.  Before a partition's first fetch in a leader
 epoch it asks the leader (OffsetForLeaderEpoch) where its own latest epoch ends and truncates
 to where the two logs agree (``truncation_point``); records past that point were never
 committed.  Fetched batches are appended as they are (offsets and epochs from the leader),
@@ -28,6 +30,7 @@ import trio
 from client.errors import KafkaError
 from client.network import BrokerConnection
 from client.protocol import ApiKey, ErrorCode
+from client.protocol.messages.produce import FETCH_SESSION_INITIAL_EPOCH as INITIAL_EPOCH
 
 from broker.metadata.membership import ClusterView
 from broker.replication.durability import GroupCommit
@@ -41,6 +44,9 @@ FETCH_MAX_VERSION = 12
 FETCH_MAX_BYTES = 64 * 1024 * 1024
 # Beyond the long-poll: a leader that stops answering (a paused process) is given up on.
 REQUEST_TIMEOUT_S = 10.0
+_SESSION_ERRORS = frozenset(
+    {ErrorCode.FETCH_SESSION_ID_NOT_FOUND, ErrorCode.INVALID_FETCH_SESSION_EPOCH}
+)
 _FENCING = frozenset(
     {
         ErrorCode.FENCED_LEADER_EPOCH,
@@ -49,6 +55,7 @@ _FENCING = frozenset(
     }
 )
 Epochs = list[tuple[int, int]]  # (epoch, start offset), increasing
+Key = tuple[str, int]  # (topic, partition)
 
 
 class LeaderConnection(Protocol):
@@ -81,6 +88,66 @@ async def open_connection(
     )
     await connection.connect()
     return connection
+
+
+class SessionRequest(NamedTuple):
+    """What the next fetch asks: its session id and epoch, the partitions it names (with
+    their fetch state) and the partitions the session should forget."""
+
+    session_id: int
+    epoch: int
+    send: dict[Key, dict[str, Any]]
+    forget: list[Key]
+
+
+class FollowerSession:
+    """The follower's side of its fetch session with one leader (``broker.api.fetch_sessions``).
+
+    The first request opens a session naming every partition; later ones name only the
+    partitions whose fetch state changed since the leader last heard it and forget those no
+    longer fetched.  While a leader opens no session (it answers session id 0) every request
+    is a full one; a leader that lost the session gets a new one at the next request.
+    """
+
+    def __init__(self) -> None:
+        self.id = 0
+        self.epoch = INITIAL_EPOCH
+        self.held: dict[Key, dict[str, Any]] = {}
+
+    def request(self, wanted: dict[Key, dict[str, Any]]) -> SessionRequest:
+        """The request that fetches ``wanted`` (partition -> fetch state)."""
+        if self.id == 0:
+            return SessionRequest(0, self.epoch, dict(wanted), [])
+        send = {key: part for key, part in wanted.items() if self.held.get(key) != part}
+        forget = [key for key in self.held if key not in wanted]
+        return SessionRequest(self.id, self.epoch, send, forget)
+
+    def answered(self, response: dict[str, Any], asked: SessionRequest) -> bool:
+        """Take the answer to ``asked``; False when it holds nothing because the session was
+        gone (the next request opens a new one)."""
+        if response.get("error_code", ErrorCode.NONE) in _SESSION_ERRORS:
+            self.id, self.epoch, self.held = 0, INITIAL_EPOCH, {}
+            return False
+        if asked.epoch == INITIAL_EPOCH:
+            # A leader that opened no session (one without sessions, or one that did not yet
+            # count this broker as live) is asked to open one again with the next request.
+            self.id = response.get("session_id", 0)
+            self.epoch = 1 if self.id else INITIAL_EPOCH
+            self.held = dict(asked.send) if self.id else {}
+            return True
+        for key in asked.forget:
+            self.held.pop(key, None)
+        self.held.update(asked.send)
+        self.epoch = self.epoch + 1 if self.epoch < 0x7FFFFFFF else 1
+        return True
+
+
+def _by_topic(parts: dict[Key, Any], item: Callable[[Key, Any], Any]) -> list[dict[str, Any]]:
+    """``parts`` grouped by topic as a Fetch request lists them."""
+    grouped: dict[str, list[Any]] = {}
+    for key, part in parts.items():
+        grouped.setdefault(key[0], []).append(item(key, part))
+    return [{"topic": topic, "partitions": entries} for topic, entries in grouped.items()]
 
 
 class Truncation(NamedTuple):
@@ -210,6 +277,7 @@ class LeaderFetcher:
         self._done = trio.Event()
         self._started = False
         self.fetches = 0
+        self.session = FollowerSession()
 
     @property
     def _backoff_s(self) -> float:
@@ -287,6 +355,7 @@ class LeaderFetcher:
         timeout_s = self.owner.settings.replica_fetch_wait_max_ms / 1000 + REQUEST_TIMEOUT_S
         connection = await self.owner.connect(host, port, self.leader, self.owner.node_id,
                                               timeout_s)
+        self.session = FollowerSession()
         try:
             while True:
                 if not self.followed:
@@ -392,45 +461,47 @@ class LeaderFetcher:
         """One fetch of every ready partition; False when none was ready."""
         now = trio.current_time()
         settings = self.owner.settings
-        sent: dict[tuple[str, int], tuple[_Followed, int]] = {}
-        topics: dict[str, list[dict[str, Any]]] = {}
+        expected: dict[Key, tuple[_Followed, int]] = {}
+        wanted: dict[Key, dict[str, Any]] = {}
         for key, item in self.followed.items():
             if not item.truncated or not item.ready(now):
                 continue
             log_ = item.partition.log
             offset = log_.log_end_offset
-            sent[key] = (item, offset)
-            topics.setdefault(key[0], []).append(
-                {
-                    "partition": key[1],
-                    "current_leader_epoch": item.epoch,
-                    "fetch_offset": offset,
-                    "last_fetched_epoch": log_.latest_epoch,
-                    "log_start_offset": log_.log_start_offset,
-                    "partition_max_bytes": settings.replica_fetch_max_bytes,
-                }
-            )
-        if not sent:
+            expected[key] = (item, offset)
+            wanted[key] = {
+                "partition": key[1],
+                "current_leader_epoch": item.epoch,
+                "fetch_offset": offset,
+                "last_fetched_epoch": log_.latest_epoch,
+                "log_start_offset": log_.log_start_offset,
+                "partition_max_bytes": settings.replica_fetch_max_bytes,
+            }
+        if not wanted:
             return False
+        asked = self.session.request(wanted)
         body = {
             "replica_id": self.owner.node_id,
             "max_wait_ms": settings.replica_fetch_wait_max_ms,
             "min_bytes": 1,
             "max_bytes": FETCH_MAX_BYTES,
             "isolation_level": 0,
-            "session_id": 0,
-            "session_epoch": -1,
-            "topics": [{"topic": t, "partitions": parts} for t, parts in topics.items()],
+            "session_id": asked.session_id,
+            "session_epoch": asked.epoch,
+            "topics": _by_topic(asked.send, lambda key, part: part),
+            "forgotten_topics_data": _by_topic(dict.fromkeys(asked.forget), lambda key, _: key[1]),
         }
         response = await connection.request(
             ApiKey.FETCH, body, max_version=FETCH_MAX_VERSION
         )
         assert response is not None
         self.fetches += 1
+        if not self.session.answered(response, asked):
+            return True
         appended = []
         for topic in response["responses"]:
             for answer in topic["partitions"]:
-                found = sent.get((topic["topic"], answer["partition_index"]))
+                found = expected.get((topic["topic"], answer["partition_index"]))
                 if found is None:
                     continue
                 item, offset = found

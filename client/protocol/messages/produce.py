@@ -51,6 +51,10 @@ PRODUCE = MessageSchema(
     ),
 )
 
+# Fetch session epochs (KIP-227): 0 opens a session, -1 fetches without one.
+FETCH_SESSION_INITIAL_EPOCH = 0
+FETCH_SESSION_FINAL_EPOCH = -1
+
 FETCH = MessageSchema(
     request=struct(
         field("cluster_id", "string", "12+", nullable="12+", tag=0, default=None),
