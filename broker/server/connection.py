@@ -102,6 +102,9 @@ class Connection:
         self._metrics = metrics
         self._services = services
         self._frames = FrameBuffer(limits.max_frame_size)
+        # A large frame's bytes are received straight into its buffer when the stream is a
+        # socket (``FrameBuffer.receive_buffer``).
+        self._socket = stream.socket if isinstance(stream, trio.SocketStream) else None
         self._turnstile = Turnstile()
         self._next_seq = 0  # given to the next request read
         self._entered = 0  # requests whose handler has started running
@@ -206,9 +209,15 @@ class Connection:
             else:
                 deadline = self._last_activity + limits.idle_timeout
             size = min(max(limits.receive_size, self._frames.wanted()), MAX_RECEIVE)
+            direct = self._frames.receive_buffer() if self._socket is not None else None
             with trio.move_on_at(deadline) as timeout:
                 try:
-                    data = await self._stream.receive_some(size)
+                    if direct is not None:
+                        assert self._socket is not None
+                        received = await self._socket.recv_into(direct)
+                    else:
+                        data = await self._stream.receive_some(size)
+                        received = len(data)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     self._close("reset")
                     return False
@@ -218,13 +227,16 @@ class Connection:
                 continue
             self._close("idle", f"idle for {limits.idle_timeout:g} s")
             return False
-        if not data:
+        if not received:
             self._close("eof")
             return False
         self._last_activity = trio.current_time()
         if self._metrics is not None:
-            self._metrics.received(len(data))
-        self._frames.receive_data(data)
+            self._metrics.received(received)
+        if direct is not None:
+            self._frames.received_into(received)
+        else:
+            self._frames.receive_data(data)
         return True
 
     def _add_queued(self, nbytes: int) -> None:

@@ -103,3 +103,64 @@ def test_frames_are_writable_however_they_arrived() -> None:
     buf.receive_data(_wire([b"thr"])[5:])
     assert bytes(buf.next_frame() or b"") == b"thr"
     assert (bytes(first), bytes(second)) == (b"One", b"two")
+
+
+BIG = [bytes(range(256)) * 1024, b"small", bytes(200_000)]  # 256 KiB, 5 B, ~195 KiB
+
+
+def _feed(buf: FrameBuffer, wire: bytes, chunk: int, direct: bool) -> list[bytes]:
+    """Deliver ``wire`` as a socket would: ``chunk`` bytes at most per read, into the frame's
+    own buffer whenever the FrameBuffer offers one (when ``direct``)."""
+    out: list[bytes] = []
+    position = 0
+    while position < len(wire):
+        target = buf.receive_buffer() if direct else None
+        if target is not None:
+            n = min(chunk, len(target), len(wire) - position)
+            target[:n] = wire[position : position + n]
+            buf.received_into(n)
+        else:
+            n = min(chunk, len(wire) - position)
+            buf.receive_data(wire[position : position + n])
+        position += n
+        out += _drain(buf)
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1_000, 65_536, 300_000, 10_000_000])
+@pytest.mark.parametrize("direct", [True, False])
+def test_large_frames_arrive_whole_however_they_are_received(chunk: int, direct: bool) -> None:
+    buf = FrameBuffer(1 << 20)
+    assert _feed(buf, _wire(BIG * 2), chunk, direct) == BIG * 2
+    assert buf.buffered == 0 and buf.receive_buffer() is None
+
+
+def test_a_large_frame_is_received_into_a_buffer_of_its_size_and_handed_over() -> None:
+    buf = FrameBuffer(1 << 20)
+    body = bytes(range(256)) * 1024
+    wire = _wire([body])
+    buf.receive_data(wire[:10])
+    target = buf.receive_buffer()
+    assert target is not None and len(target) == len(wire) - 10, "exactly what is missing"
+    assert buf.wanted() == len(target) and buf.buffered == 10
+    target[: len(target)] = wire[10:]
+    buf.received_into(len(target))
+    frame = buf.next_frame()
+    assert frame is not None and bytes(frame) == body and not frame.readonly
+    assert frame.obj is target.obj, "the frame is the buffer it was received into: no copy"
+
+
+def test_small_frames_and_unknown_sizes_get_no_buffer_of_their_own() -> None:
+    buf = FrameBuffer(1 << 20)
+    assert buf.receive_buffer() is None, "no prefix yet"
+    buf.receive_data(struct.pack(">i", 1_000))
+    assert buf.receive_buffer() is None, "a small frame goes through receive_data"
+
+
+def test_bytes_given_to_receive_data_during_a_large_frame_finish_it_and_start_the_next() -> None:
+    buf = FrameBuffer(1 << 20)
+    wire = _wire([BIG[0], b"next"])
+    buf.receive_data(wire[:100])
+    assert buf.receive_buffer() is not None
+    buf.receive_data(wire[100:])
+    assert _drain(buf) == [BIG[0], b"next"]

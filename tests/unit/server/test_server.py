@@ -199,3 +199,36 @@ async def test_a_file_slice_shorter_than_promised_closes_the_connection(tmp_path
         assert len(received) < 5004  # the connection closed before a whole frame came
         server.request_shutdown()
     os.close(fd)
+
+
+async def test_large_requests_received_into_their_own_buffers_arrive_intact() -> None:
+    """Large frames are received straight into a buffer of their size; mixed with small ones,
+    pipelined and sent in odd pieces, each must reach the handler byte-exact and writable."""
+    bodies = [os.urandom(1 << 20), b"tiny", os.urandom(300_001), b"", os.urandom(70_000)] * 2
+    seen: list[bytes] = []
+
+    class Recorder:
+        def decode(self, frame: memoryview) -> bytes:
+            assert not frame.readonly
+            return bytes(frame)
+
+        async def handle(self, ctx: RequestContext, request: bytes) -> Sequence[bytes]:
+            seen.append(request)
+            return [struct.pack(">ii", 4, len(request))]
+
+    server = _server(Recorder())
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.serve)
+        client = await _connect(server)
+        wire = b"".join(struct.pack(">i", len(b)) + b for b in bodies)
+        step = 65_537
+        for start in range(0, len(wire), step):
+            await client.send_all(wire[start : start + step])
+        expected = b"".join(struct.pack(">ii", 4, len(b)) for b in bodies)
+        received = bytearray()
+        with trio.fail_after(10):
+            while len(received) < len(expected):
+                received += await client.receive_some(1 << 16)
+        assert bytes(received) == expected
+        assert seen == bodies
+        server.request_shutdown()
