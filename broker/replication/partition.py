@@ -220,13 +220,13 @@ class Partition:
                 if self.request_flush is not None and not self.log.config.write_caching:
                     self.request_flush(self.log, info.last_offset + 1)
                 self.update_high_watermark()
-            _wake(self, "replica_waiters")
+            _wake(self.replica_waiters)
         return info
 
     def _advance_high_watermark(self) -> None:
         if self.state.isr == (self.node_id,) and self.log.high_watermark != self.log.log_end_offset:
             self.log.high_watermark = self.log.log_end_offset
-            _wake(self, "data_waiters")
+            _wake(self.data_waiters)
 
     # ------------------------------------------------------------ replication (leader)
 
@@ -244,7 +244,7 @@ class Partition:
         if not state.update_high_watermark(self.own_end_offset(), self.min_insync_replicas):
             return False
         self.log.high_watermark = min(state.high_watermark, self.log.log_end_offset)
-        _wake(self, "data_waiters")
+        _wake(self.data_waiters)
         self.commit_waiters.wake_reached(self.log.high_watermark)
         return True
 
@@ -288,8 +288,8 @@ class Partition:
 
     def notify_data(self) -> None:
         """Wake every fetch waiting on this partition, consumer or follower, to look again."""
-        _wake(self, "data_waiters")
-        _wake(self, "replica_waiters")
+        _wake(self.data_waiters)
+        _wake(self.replica_waiters)
 
     def wake_commit_waiters(self) -> None:
         """Wake every acks=all produce waiting on this partition to look again."""
@@ -301,10 +301,8 @@ class Partition:
         self.wake_commit_waiters()
 
 
-def _wake(partition: Partition, waiters: str) -> None:
-    """Set every event of one of ``partition``'s waiter sets, leaving the set empty."""
-    events = getattr(partition, waiters)
-    if events:
-        setattr(partition, waiters, set())
-        for event in events:
-            event.set()
+def _wake(events: set[trio.Event]) -> None:
+    """Set every event of a waiter set and empty it (a woken waiter re-registers if it must)."""
+    for event in events:
+        event.set()
+    events.clear()
