@@ -224,8 +224,9 @@ class Partition:
         return info
 
     def _advance_high_watermark(self) -> None:
-        if self.state.isr == (self.node_id,) and self.log.high_watermark != self.log.log_end_offset:
-            self.log.high_watermark = self.log.log_end_offset
+        log = self.log
+        if self.state.isr == (self.node_id,) and log.high_watermark != log.log_end_offset:
+            log.high_watermark = log.log_end_offset
             _wake(self.data_waiters)
 
     # ------------------------------------------------------------ replication (leader)

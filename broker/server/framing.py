@@ -52,9 +52,9 @@ class FrameBuffer:
         chunk and give it to ``receive_data``).  Report what was written with
         ``received_into``."""
         if self._direct is None:
-            if self._size < 0 and len(self._buf) >= PREFIX:
-                size = int.from_bytes(self._buf[:PREFIX], "big", signed=True)
-                if 0 <= size <= self.max_frame_size:  # else next_frame raises
+            if self._size < 0:
+                size = self._declared()
+                if size is not None and 0 <= size <= self.max_frame_size:  # else next_frame raises
                     self._size = size
             if self._size < 0 or PREFIX + self._size - len(self._buf) < DIRECT_MIN:
                 return None
@@ -82,9 +82,9 @@ class FrameBuffer:
             return None
         buf = self._buf
         if self._size < 0:
-            if len(buf) < PREFIX:
+            size = self._declared()
+            if size is None:
                 return None
-            size = int.from_bytes(buf[:PREFIX], "big", signed=True)
             if size < 0 or size > self.max_frame_size:
                 raise OversizedFrame(size, self.max_frame_size)
             self._size = size
@@ -108,12 +108,19 @@ class FrameBuffer:
         buf = self._buf
         size = self._size
         if size < 0:
-            if len(buf) < PREFIX:
+            declared = self._declared()
+            if declared is None:
                 return False
-            size = int.from_bytes(buf[:PREFIX], "big", signed=True)
+            size = declared
             if size < 0 or size > self.max_frame_size:
                 return True
         return len(buf) >= PREFIX + size
+
+    def _declared(self) -> int | None:
+        """The size the buffered prefix declares (unchecked), or None before it is in."""
+        if len(self._buf) < PREFIX:
+            return None
+        return int.from_bytes(self._buf[:PREFIX], "big", signed=True)
 
     def wanted(self) -> int:
         """How many more bytes would complete the frame being collected (at least 1)."""
