@@ -14,6 +14,7 @@ from __future__ import annotations
 import struct
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from bench.child import report_progress
@@ -59,7 +60,8 @@ def _confluent_producer(bootstrap: str, acks: str, linger_ms: int, batch_bytes: 
 
 
 def confluent_produce(bootstrap: str, topic: str, count: int, size: int, acks: str,
-                      partitions: int = 1) -> dict[str, float]:
+                      partitions: int = 1,
+                      progress: Callable[[float], None] = report_progress) -> dict[str, float]:
     """Produce ``count`` values with confluent-kafka; seconds until all are acknowledged."""
     producer = _confluent_producer(bootstrap, acks, 5, 1_000_000)
     value = b"c" * size
@@ -82,7 +84,7 @@ def confluent_produce(bootstrap: str, topic: str, count: int, size: int, acks: s
             produce(topic, value, partition=partition, on_delivery=on_delivery)
         if not i & 0xFFFF:
             poll(0)
-            report_progress(i / count)
+            progress(i / count)
     left = producer.flush(300)
     elapsed = time.perf_counter() - started
     if left or failures:
@@ -130,7 +132,8 @@ def confluent_consume(bootstrap: str, topic: str, count: int, size: int,
 
 
 def sdk_produce(bootstrap: str, topic: str, count: int, size: int, acks: str,
-                partitions: int = 1) -> dict[str, float]:
+                partitions: int = 1,
+                progress: Callable[[float], None] = report_progress) -> dict[str, float]:
     """Produce ``count`` values with the SDK's async producer, ``send_nowait`` per record."""
     import trio
 
@@ -163,7 +166,7 @@ def sdk_produce(bootstrap: str, topic: str, count: int, size: int, acks: str,
                     samples.append(future)
                     await checkpoint()  # let the sender task overlap with this loop
                     if not i & 0xFFFF:
-                        report_progress(i / count)
+                        progress(i / count)
             await producer.flush()
             elapsed = time.perf_counter() - started
             failed = [f.exception() for f in samples if not f.done() or f.exception()]
