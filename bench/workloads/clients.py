@@ -1,10 +1,10 @@
 """Rillet driven by real clients: confluent-kafka and the Rillet SDK, one call per record.
 
 Producers use linger 5 ms and ~1 MB batches, idempotence off, records round-robin over the
-partitions; the one-partition producer rows keep the best of ``rounds`` runs into the same
-topic, as the raw rows do, since a producer that keeps one core busy moves with the machine's
-other load from run to run.  The consumer reads from offset 0 with assign().  The latency pair sends a fixed
-rate with linger 1 ms and measures, in a separate consumer process, from each record's due time
+partitions.  The producer rows keep the best of ``rounds`` runs into the same topic, as the
+raw rows do: a producer keeping a core busy moves with the machine's other load from run to
+run.  The consumer reads from offset 0 with assign().  The latency pair sends a fixed rate
+with linger 1 ms and measures, in a separate consumer process, from each record's due time
 to its arrival.
 """
 
@@ -118,13 +118,14 @@ def many_partitions(ctx: Context) -> list[Result]:
         ctx.run((create_topic, (broker.bootstrap, topic, shape.partitions), {}))
         ctx.run((warm_up, (broker.bootstrap, topic, asdict(shape), WARM_ROUNDS), {}))
         (out,), cpu, _ = ctx.run(
-            (kafka_clients.confluent_produce, (broker.bootstrap, topic, count, SIZE, "1"),
-             {"partitions": shape.partitions}),
+            (_best_produce, (kafka_clients.confluent_produce, ctx.scale.rounds, broker.bootstrap,
+                             topic, count, SIZE, "1"), {"partitions": shape.partitions}),
             servers={"broker": broker.pid},
         )
     row = _row("clients.confluent.1000p", "partitions", CONFLUENT,
                "produce 100 B records, 1,000 partitions round-robin, acks=1, after a warm-up")
-    row.note = ("each record names its partition (i % 1,000), so every partition holds a small "
+    row.note = (f"best of {ctx.scale.rounds} runs; "
+                "each record names its partition (i % 1,000), so every partition holds a small "
                 "batch at any time and librdkafka sends each in a Produce request of its own; "
                 "unkeyed records left to its default partitioner would stick to one partition "
                 "for 10 ms at a time")
@@ -173,7 +174,7 @@ WORKLOADS = [
     Workload("clients.producers", "clients: confluent-kafka and SDK producers, consumer", 55,
              producers_and_consumer),
     Workload("clients.together", "clients: producer and consumer together", 20, together),
-    Workload("clients.confluent.1000p", "clients: 1,000 partitions", 45, many_partitions),
+    Workload("clients.confluent.1000p", "clients: 1,000 partitions", 55, many_partitions),
     Workload("clients.confluent.durable", "clients: durable acks=all", 30, durable),
     Workload("latency.acks1", "latency: 10,000 records/s, acks=1", 16, _latency(
         "latency.acks1", "1", "end-to-end latency, 10,000 records/s of 100 B, acks=1")),
