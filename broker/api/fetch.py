@@ -7,7 +7,9 @@ whole batch.  When less than ``min_bytes`` is ready the request waits up to ``ma
 for an append to any of its partitions — woken by the append, never by polling.  Consumers
 get no fetch session: the answer carries session id 0, which tells them to send full fetch
 requests.  Followers do (``broker.api.fetch_sessions``): a request then names only the
-partitions whose fetch state changed, and the answer only those with something new.
+partitions whose fetch state changed, and the answer only those with something new; a
+session partition with nothing new is not even read, though its fetch offset still counts as
+the follower's progress.
 
 A fetch with ``replica_id`` >= 0 comes from a follower: it is accepted only from a live
 registered broker (UNKNOWN_SERVER_ERROR per partition otherwise, and nothing moves), reads up
@@ -19,6 +21,7 @@ back into the ISR.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -93,6 +96,8 @@ class FetchPlan:
         self.counted = state.metrics is not None and not self.from_replica
         self.replica_allowed = self.from_replica and replica_allowed(state, self.replica_id)
         self.first_read = True
+        # A session's test for a partition with nothing to tell (no read needed), if any.
+        self.quiet: Callable[[str, Body, Partition], bool] | None = None
         self.topics: list[tuple[str, list[tuple[Body, Partition | None]]]] = []
         for topic in body["topics"]:
             name = topic["topic"]
@@ -119,9 +124,15 @@ class FetchPlan:
         responses = []
         metrics = self.state.metrics.log if self.counted else None
         first_read, self.first_read = self.first_read, False
+        quiet = self.quiet
         for name, parts in self.topics:
             entries = []
             for request, partition in parts:
+                if quiet is not None and partition is not None and quiet(name, request, partition):
+                    # Left out of the session's answer anyway; its progress still counts.
+                    if first_read:
+                        self._follower_progress(request, partition)
+                    continue
                 entry = self._read_partition(request, partition, budget, first_data, first_read)
                 records = entry["records"]
                 if records:
@@ -141,6 +152,12 @@ class FetchPlan:
             "responses": responses,
         }
         return body, total, erred
+
+    def _follower_progress(self, request: Body, partition: Partition) -> None:
+        # The fetch offset is the follower's (durable) log end: its progress.
+        offset = request["fetch_offset"]
+        if partition.log.log_start_offset <= offset <= partition.log.log_end_offset:
+            self.state.replicas.follower_fetched(partition, self.replica_id, offset)
 
     def _read_partition(
         self,
@@ -166,10 +183,7 @@ class FetchPlan:
             )
             return _partition_error(index, code, partition)
         if self.from_replica and first_read:
-            # The fetch offset is the follower's (durable) log end: its progress.
-            offset = request["fetch_offset"]
-            if partition.log.log_start_offset <= offset <= partition.log.log_end_offset:
-                self.state.replicas.follower_fetched(partition, self.replica_id, offset)
+            self._follower_progress(request, partition)
         high_watermark = partition.high_watermark
         max_offset = None if self.from_replica else high_watermark
         limit = min(request["partition_max_bytes"], budget)
@@ -215,6 +229,8 @@ async def handle_fetch(ctx: RequestContext, header: RequestHeader, body: Body) -
         elif opened is not None:
             return session_error(opened)
     plan = FetchPlan(state, header.api_version, body)
+    if session is not None:
+        plan.quiet = session.quiet
     deadline = trio.current_time() + max(body["max_wait_ms"], 0) / 1000
     min_bytes = body["min_bytes"]
     while True:

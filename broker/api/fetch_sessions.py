@@ -10,7 +10,8 @@ told (high watermark, log start).  A request with ``session_epoch`` 0 opens a se
 the partitions it names and is answered in full; later requests carry the session id, the
 next epoch, only the partitions whose fetch state changed and the partitions to forget, and
 are answered with only the partitions that have records, an error or a new high watermark or
-log start.  ``session_epoch`` -1 fetches without a session.  An unknown session id or a wrong
+log start; ``FetchSession.quiet`` tells the fetch handler which partitions it need not read
+at all.  ``session_epoch`` -1 fetches without a session.  An unknown session id or a wrong
 epoch is answered with FETCH_SESSION_ID_NOT_FOUND or INVALID_FETCH_SESSION_EPOCH and nothing
 else; the follower then opens a new session.
 
@@ -30,6 +31,8 @@ from client.protocol.messages.produce import (
     FETCH_SESSION_FINAL_EPOCH as FINAL_EPOCH,
     FETCH_SESSION_INITIAL_EPOCH as INITIAL_EPOCH,
 )
+
+from broker.replication.partition import Partition
 
 Body = dict[str, Any]
 Key = tuple[str, int]
@@ -72,6 +75,25 @@ class FetchSession:
         for topic in body["topics"]:
             for request in topic["partitions"]:
                 self.partitions[(topic["topic"], request["partition"])] = request
+
+    def quiet(self, topic: str, request: Body, partition: Partition) -> bool:
+        """Whether the partition has nothing to tell that the follower does not know: it
+        would be left out of the answer, so it need not be read.  ``request`` is the
+        partition's fetch state in the session."""
+        if self.full or not partition.is_leader:
+            return False
+        told = self.told.get((topic, request["partition"]))
+        if told is None:
+            return False
+        epoch = request.get("current_leader_epoch", -1)
+        if epoch != -1 and epoch != partition.leader_epoch:
+            return False
+        log = partition.log
+        return (
+            request["fetch_offset"] == log.log_end_offset
+            and told.high_watermark == partition.high_watermark
+            and told.log_start_offset == log.log_start_offset
+        )
 
     def answer(self, response: Body) -> Body:
         """``response`` (which covers every partition of the session) cut down to what the

@@ -150,14 +150,15 @@ class Cluster:
         return Loopback(self.nodes[leader])
 
     async def start(
-        self, leader: int = 1, registered: bool = True, settings: ReplicationSettings = SETTINGS
+        self, leader: int = 1, registered: bool = True, settings: ReplicationSettings = SETTINGS,
+        partitions: int = 1,
     ) -> None:
         for node in self.nodes.values():
             node.replicas.attach_cluster(self.store, self.view, self.nursery, settings,
                                          self.connect)
         replicas = (leader, *[n for n in (1, 2, 3) if n != leader])
         self.record = await create_topic(
-            self.store, TOPIC, [replicas], {"min.insync.replicas": "2"}
+            self.store, TOPIC, [replicas] * partitions, {"min.insync.replicas": "2"}
         )
         assert self.record is not None
         watch = self.store.watch(PARTITIONS_PREFIX)
@@ -513,4 +514,51 @@ async def test_a_consumer_long_poll_is_answered_when_the_watermark_passes_it(
         assert answers[0]["error_code"] == ErrorCode.NONE
         assert answers[0]["high_watermark"] == 2
         assert len(decode_batches(answers[0]["records"])[0].records) == 2
+        nursery.cancel_scope.cancel()
+
+
+def _fetches(cluster: Cluster) -> int:
+    """Fetch requests the followers of every node have sent so far."""
+    return sum(
+        fetcher.fetches
+        for node in cluster.nodes.values() if node.replicas.fetchers is not None
+        for fetcher in node.replicas.fetchers._fetchers.values()
+    )
+
+
+async def test_idle_partitions_of_a_fetch_session_are_not_read_but_stay_in_sync(
+    tmp_path: Path,
+) -> None:
+    # Partition 1 has nothing new while partition 0 takes acks=all writes: the leader leaves
+    # it out of the followers' session answers without reading it, yet every fetch still
+    # counts as their progress on it, so they stay in its ISR past replica.lag.time.max.ms.
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start(partitions=2)
+        leader = cluster.nodes[1]
+        busy, idle = leader.replicas.get(TOPIC, 0), leader.replicas.get(TOPIC, 1)
+        assert busy is not None and idle is not None
+        assert (await produce_to(leader, b"first"))["error_code"] == ErrorCode.NONE
+        await wait_for(lambda: len(leader.state.fetch_sessions) == 2)
+        reads = 0
+        read = idle.log.read
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return read(*args, **kwargs)
+
+        idle.log.read = counted  # type: ignore[method-assign]
+        fetches = _fetches(cluster)
+        lag_s = SETTINGS.replica_lag_time_max_ms / 1000
+        deadline = trio.current_time() + 2.5 * lag_s
+        while trio.current_time() < deadline:
+            assert (await produce_to(leader, b"more"))["error_code"] == ErrorCode.NONE
+            await trio.sleep(0.02)
+        fetched = _fetches(cluster) - fetches
+        assert fetched > 20, "the followers kept fetching"
+        assert reads == 0, f"the idle partition was read {reads} times in {fetched} fetches"
+        found = await get_partition(cluster.store, TOPIC, 1)
+        assert found is not None and found[0].isr == (1, 2, 3)
+        assert set(idle.leader_state.isr) == {1, 2, 3}
         nursery.cancel_scope.cancel()
