@@ -13,10 +13,12 @@ so updates from the event loop and reads from the scrape thread are safe.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
 
 # Request latency buckets in seconds: sub-millisecond metadata calls up to long-poll fetches.
 LATENCY_BUCKETS = (
@@ -175,6 +177,69 @@ class LogMetrics:
             pass
 
 
+class ReplicaHealth(NamedTuple):
+    """One hosted partition as the replica gauges see it."""
+
+    leading: bool
+    replicas: int
+    in_sync: int
+    min_insync: int
+
+
+class ReplicaMetrics:
+    """Leaderships and replication health, counted from the hosted partitions when scraped.
+
+    Only partitions this broker leads are counted (as Kafka's UnderReplicatedPartitions and
+    UnderMinIsrPartitionCount do), so summing a cluster's brokers counts each partition once.
+    The source is read in the scrape thread: it must return a snapshot, not a live view.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._source: Callable[[], Iterable[ReplicaHealth]] | None = None
+        registry.register(self)
+
+    def watch(self, source: Callable[[], Iterable[ReplicaHealth]]) -> None:
+        """Count the partitions ``source`` lists at every scrape."""
+        self._source = source
+
+    def describe(self) -> list[GaugeMetricFamily]:
+        """The families, without samples (for the registry's name check)."""
+        return self._families()
+
+    def collect(self) -> list[GaugeMetricFamily]:
+        """The families with the counts of the partitions hosted now."""
+        leaders = under_replicated = under_min_isr = 0
+        for health in self._source() if self._source is not None else ():
+            if not health.leading:
+                continue
+            leaders += 1
+            if health.in_sync < health.replicas:
+                under_replicated += 1
+            if health.in_sync < health.min_insync:
+                under_min_isr += 1
+        families = self._families()
+        for family, count in zip(families, (leaders, under_replicated, under_min_isr)):
+            family.add_metric([], count)
+        return families
+
+    @staticmethod
+    def _families() -> list[GaugeMetricFamily]:
+        return [
+            GaugeMetricFamily(
+                "rillet_replica_leader_partitions", "Partitions this broker leads"
+            ),
+            GaugeMetricFamily(
+                "rillet_replica_under_replicated_partitions",
+                "Partitions led here whose in-sync replicas are fewer than their replicas",
+            ),
+            GaugeMetricFamily(
+                "rillet_replica_under_min_isr_partitions",
+                "Partitions led here whose in-sync replicas are fewer than "
+                "min.insync.replicas (acks=all produces to them fail)",
+            ),
+        ]
+
+
 class Metrics:
     """Every subsystem's metrics object on one registry."""
 
@@ -182,6 +247,7 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.server = ServerMetrics(self.registry)
         self.log = LogMetrics(self.registry)
+        self.replicas = ReplicaMetrics(self.registry)
 
 
 @contextmanager

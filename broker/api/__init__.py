@@ -74,6 +74,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
     services.add_shutdown_hook(lambda: _close_logs(logs))  # type: ignore[attr-defined]
     metrics = services.metrics  # type: ignore[attr-defined]
     replicas = ReplicaManager(config.node_id, logs, defaults, metrics.log)
+    metrics.replicas.watch(replicas.health)
     controller = Controller(
         store,
         config.node_id,

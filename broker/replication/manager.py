@@ -26,7 +26,7 @@ import trio
 from broker.metadata.membership import ClusterView
 from broker.metadata.records import PartitionState, TopicRecord, update_partition
 from broker.metadata.store import MetadataError, MetadataStore
-from broker.metrics import LogMetrics
+from broker.metrics import LogMetrics, ReplicaHealth
 from broker.replication.durability import GroupCommit
 from broker.replication.fetcher import Connector, ReplicaFetchers, open_connection
 from broker.replication.partition import Partition, now_ms
@@ -294,6 +294,15 @@ class ReplicaManager:
                 partition.update_high_watermark()
 
     # ------------------------------------------------------------ sizes
+
+    def health(self) -> list[ReplicaHealth]:
+        """Leadership and in-sync replicas of every hosted partition, as a snapshot (it may
+        be taken from another thread: one C-level copy of the table, then plain reads)."""
+        return [
+            ReplicaHealth(p.is_leader, len(p.state.replicas), len(p.state.isr),
+                          p.min_insync_replicas)
+            for p in list(self.partitions.values())
+        ]
 
     def report_size(self, partition: Partition) -> None:
         """Publish a partition's size on disk after an append or a deletion changed it."""

@@ -160,3 +160,16 @@ def test_log_size_follows_deletions(broker: BrokerProcess, topic_name: str):
 
         client.request(ApiKey.DELETE_TOPICS, 3, {"topic_names": [topic_name], "timeout_ms": 10_000})
         assert ("rillet_log_size_bytes", frozenset(labels.items())) not in scrape(broker)
+
+
+def test_replica_gauges_count_the_partitions_this_broker_leads(
+    broker: BrokerProcess, topic_name: str
+):
+    before = value(scrape(broker), "rillet_replica_leader_partitions")
+    with WireClient(broker.port) as client:
+        create_topic(client, topic_name, partitions=3)
+    samples = scrape(broker)
+    # One broker leads everything; its partitions have one replica, always in sync.
+    assert value(samples, "rillet_replica_leader_partitions") == before + 3
+    assert value(samples, "rillet_replica_under_replicated_partitions") == 0
+    assert value(samples, "rillet_replica_under_min_isr_partitions") == 0

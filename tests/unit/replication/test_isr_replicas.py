@@ -562,3 +562,30 @@ async def test_idle_partitions_of_a_fetch_session_are_not_read_but_stay_in_sync(
         assert found is not None and found[0].isr == (1, 2, 3)
         assert set(idle.leader_state.isr) == {1, 2, 3}
         nursery.cancel_scope.cancel()
+
+
+async def test_replica_gauges_count_leaderships_and_shrunken_isrs(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from broker.metrics import ReplicaMetrics
+
+    def gauges(node: Node) -> tuple[float | None, ...]:
+        registry = CollectorRegistry()
+        ReplicaMetrics(registry).watch(node.replicas.health)
+        return tuple(registry.get_sample_value(f"rillet_replica_{name}") for name in (
+            "leader_partitions", "under_replicated_partitions", "under_min_isr_partitions"))
+
+    async with trio.open_nursery() as nursery:
+        cluster = Cluster(tmp_path, nursery)
+        await cluster.start(partitions=2)
+        leader = cluster.nodes[1]
+        assert gauges(leader) == (2, 0, 0)
+        assert gauges(cluster.nodes[2]) == (0, 0, 0), "followers count no partition"
+        await cluster.stop_node(3)
+        with trio.fail_after(3):
+            while (await cluster.stored()).isr != (1, 2):
+                await trio.sleep(0.05)
+        await wait_for(lambda: gauges(leader) == (2, 2, 0))
+        await cluster.stop_node(2)
+        await wait_for(lambda: gauges(leader) == (2, 2, 2))
+        nursery.cancel_scope.cancel()
