@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterable
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -28,3 +30,30 @@ def machine_busy_seconds() -> tuple[float, float]:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user
     return (total - idle) / _TICKS, total / _TICKS
+
+
+def wait_idle(pids: Iterable[int], threshold: float = 0.15, interval: float = 1.0,
+              timeout: float = 180.0) -> float:
+    """Wait until the processes together use less than ``threshold`` cores over ``interval``
+    seconds (or ``timeout`` passes); the seconds waited.  A process that has gone counts as
+    idle."""
+    pids = list(pids)
+
+    def used() -> float:
+        total = 0.0
+        for pid in pids:
+            try:
+                total += cpu_seconds(pid)
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total
+
+    started = time.monotonic()
+    before = used()
+    while True:
+        time.sleep(interval)
+        after = used()
+        waited = time.monotonic() - started
+        if after - before < threshold * interval or waited >= timeout:
+            return waited
+        before = after
