@@ -192,3 +192,27 @@ def test_lost_log_start_checkpoint_is_restored_after_a_clean_shutdown(tmp_path: 
     assert again.get_log("t", 0).log_start_offset == 7
     again.close()
     assert checkpoint.read_bytes() == original
+
+
+def test_a_new_partition_directory_is_made_durable_in_its_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A crash right after the log is created must not lose the partition's directory entry:
+    # the log directory holding it is fsynced once the new directory exists.
+    import broker.storage.manager as manager_module
+
+    synced: list[tuple[str, list[str]]] = []
+    real = manager_module.fsync_dir
+
+    def recording(path: str) -> None:
+        synced.append((path, sorted(os.listdir(path))))
+        real(path)
+
+    monkeypatch.setattr(manager_module, "fsync_dir", recording)
+    manager = LogManager([str(tmp_path / "a")], LogConfig(), Clock(), broker_id=3)
+    synced.clear()
+    manager.get_or_create_log("orders", 0)
+    assert [p for p, listing in synced if "orders-0" in listing] == [str(tmp_path / "a")]
+    manager.get_or_create_log("orders", 0)
+    assert len([p for p, listing in synced if "orders-0" in listing]) == 1, "only when created"
+    manager.close()
