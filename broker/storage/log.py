@@ -23,11 +23,13 @@ directory.  The directory is fsynced only by a round that follows a file
 creation, rename or removal (roll, truncation, retention, opening).
 
 After a crash the segment holding the recovery point is read whole from its
-start, its indexes rebuilt, and so is every later segment; earlier
-segments keep their (fsynced at roll) indexes after Kafka's sanity check,
-which rebuilds any that fail it.  Producer state comes from the newest
-snapshot at or below that segment's base offset (normally the one its roll
-wrote), replayed up to the base, then fed by the scan.
+start, its indexes rebuilt, and so is every later segment (and the segment
+before, when the point sits exactly on a segment's base: it may have rolled
+after the last round); earlier segments keep their (fsynced after their
+roll) indexes after Kafka's sanity check, which rebuilds any that fail it.
+Producer state comes from the newest snapshot at or below that segment's
+base offset (normally the one its roll wrote), replayed up to the base, then
+fed by the scan.
 
 Threading: every method runs on the thread that owns the log (the event
 loop), except ``FlushTask.run`` which does the fsyncs in a worker thread.
@@ -1192,8 +1194,13 @@ class Log:
         point = self._log_start_offset if recovery_point is None else recovery_point
         point = max(point, self.segments[0].base_offset)
         # The segment holding the recovery point is read whole: flushes fsync its log data
-        # but not its indexes (those of earlier segments were fsynced when they rolled).
+        # but not its indexes (those of earlier segments were fsynced by the round after
+        # their roll).  A point exactly on a segment's base may be a round that ran just
+        # before that roll, so no round has fsynced the rolled segment's indexes: it is read
+        # whole too.
         first = max(0, bisect.bisect_right(self._bases, point) - 1)
+        if first and self._bases[first] == point:
+            first -= 1
         rebuilt = []
         for index in range(first):
             segment = self.segments[index]

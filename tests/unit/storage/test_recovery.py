@@ -348,3 +348,35 @@ def test_replace_segments_swaps_atomically_and_survives_restart(tmp_path: Path) 
     assert [i.base_offset for i in again.batches()] == [0, 4, 8, 12, 16, 20, 22]
     assert again.read(6, 1 << 20).first_offset == 8
     again.close()
+
+
+def test_a_segment_rolled_right_after_the_last_round_gets_its_indexes_rebuilt(
+    tmp_path: Path,
+) -> None:
+    # The round that set the recovery point ran just before the roll, so no round fsynced
+    # the rolled segment's indexes. A crash may leave them empty, which Kafka's sanity check
+    # accepts; recovery has to read that segment again instead of trusting them.
+    config = LogConfig(index_interval_bytes=150, segment_bytes=1_000_000)
+    directory = tmp_path / "t-0"
+    log = Log(str(directory), config)
+    batches = small_batches(30)
+    for batch in batches[:27]:
+        log.append_as_leader(batch, 0)
+    log.flush()
+    point = log.recovery_point
+    rolled = log.active_segment
+    entries = rolled.offset_index.entries
+    assert entries > 3
+    assert log.roll().base_offset == point
+    for batch in batches[27:]:
+        log.append_as_leader(batch, 0)
+    stored = read_all(log)
+    log.abandon()
+    for ext in (".index", ".timeindex"):
+        os.truncate(directory / file_name(rolled.base_offset, ext), 0)
+
+    again = Log(str(directory), config, recovery_point=point)
+    assert again.segments[0].offset_index.entries == entries
+    assert again.recovery.stats.scanned == sum(map(len, batches))
+    assert read_all(again) == stored
+    again.close()
