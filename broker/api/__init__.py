@@ -61,7 +61,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
     config = services.config  # type: ignore[attr-defined]
     store = services.metadata  # type: ignore[attr-defined]
     started = time.monotonic()
-    broker_overrides, _ = await configs.stored_broker_overrides_from(store)
+    broker_overrides, overrides_version = await configs.stored_broker_overrides_from(store)
     defaults = configs.topic_defaults_with(config, broker_overrides)
     logs = await trio.to_thread.run_sync(
         lambda: LogManager(
@@ -95,6 +95,7 @@ async def setup(registry: HandlerRegistry, services: object) -> None:
 
     if is_cluster_store(config.metadata_store):
         await start_cluster(state, leadership.nudge, nursery)
+        await nursery.start(configs.follow_broker_overrides, state, overrides_version)
     else:
         for name, record in (await list_topics(store)).items():
             states = await list_partitions(store, name)

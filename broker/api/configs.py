@@ -4,24 +4,31 @@ A topic's config is the broker's defaults with the topic's overrides (kept in it
 record).  On the broker resource the keys that are topic defaults (``log.retention.ms``,
 ``log.segment.bytes``, ``min.insync.replicas``, …) may be changed at run time: they are kept
 in the metadata store under ``configs/broker`` and apply to every topic without an override of
-its own.  Other broker keys are read-only here; they come from the config file.
+its own, on every broker of a cluster (each follows the key).  Other broker keys are read-only
+here; they come from the config file.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
+
+import trio
 
 from client.protocol import ErrorCode, RequestHeader
 
 from broker.api.state import BrokerState, state_of
 from broker.config import BrokerConfig, describe_keys, unlimited_as_max
 from broker.metadata.controller import TopicError, validate_configs
-from broker.metadata.store import MetadataStore
+from broker.metadata.store import MetadataError, MetadataStore
 from broker.server.context import RequestContext
 from broker.storage.config import LogConfig
 
+log = logging.getLogger("rillet.configs")
+
 Body = dict[str, Any]
+FOLLOW_RETRY_S = 0.5
 TOPIC = 2
 BROKER = 4
 BROKER_CONFIGS_KEY = "configs/broker"
@@ -114,6 +121,41 @@ async def apply_broker_overrides(state: BrokerState, overrides: Mapping[str, str
     state.controller.topic_defaults = defaults
     for record in list(state.replicas.topics.values()):
         state.replicas.update_topic_config(record)
+
+
+async def follow_broker_overrides(
+    state: BrokerState,
+    applied: int,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Apply the stored dynamic broker configs whenever they change (cluster mode).
+
+    They are cluster-wide: any broker stores them on an AlterConfigs, and every broker then
+    applies them to the partitions it hosts.  ``applied`` is the store version already applied.
+    """
+    store = state.controller.store
+    started = False
+    while True:
+        try:
+            async with store.watch(BROKER_CONFIGS_KEY) as changes:
+                overrides, version = await stored_broker_overrides_from(store)
+                if version != applied:
+                    await apply_broker_overrides(state, overrides)
+                    applied = version
+                if not started:
+                    started = True
+                    task_status.started()
+                async for change in changes:
+                    if change.key != BROKER_CONFIGS_KEY or change.version <= applied:
+                        continue
+                    configs = dict(change.value["configs"]) if change.value is not None else {}
+                    await apply_broker_overrides(state, configs)
+                    applied = change.version
+            raise MetadataError("the broker config watch ended")
+        except MetadataError as exc:
+            log.warning("following dynamic broker configs: %s; reading them again", exc)
+        await trio.sleep(FOLLOW_RETRY_S)
 
 
 async def describe_topic(state: BrokerState, name: str, keys: list[str] | None,
