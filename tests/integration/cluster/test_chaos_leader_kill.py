@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
@@ -32,9 +34,11 @@ class StreamingProducer:
     a test can ask "was a record produced after time t acknowledged yet?".
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, *, producer: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.topic = topic
-        self.producer = Producer({
+        self.clock = clock
+        self.producer = producer or Producer({
             "bootstrap.servers": bootstrap,
             "enable.idempotence": True,
             "acks": "all",
@@ -65,14 +69,16 @@ class StreamingProducer:
 
     def _run(self) -> None:
         sequence = 0
-        started = time.monotonic()
+        started = self.clock()
         while not self._stop.is_set():
-            due = started + sequence / RATE
-            if time.monotonic() < due:
-                self.producer.poll(min(0.01, due - time.monotonic()))
+            # One reading of the clock: with a second one the wait could come out negative,
+            # and poll() takes that as "until an event", which never comes once all is acked.
+            wait = started + sequence / RATE - self.clock()
+            if wait > 0:
+                self.producer.poll(min(0.01, wait))
                 continue
             with self._lock:
-                self.sent_at[sequence] = time.monotonic()
+                self.sent_at[sequence] = self.clock()
             try:
                 self.producer.produce(self.topic, b"%d" % sequence, partition=0,
                                       on_delivery=self._report)
@@ -98,6 +104,34 @@ class StreamingProducer:
         self._stop.set()
         self._thread.join()
         return self.producer.flush(timeout)
+
+
+def test_the_streaming_producer_never_waits_without_a_timeout() -> None:
+    """Its pacing must not hand poll() a negative timeout (a wait with no end) when the clock
+    passes a record's due time between two readings."""
+    ticks = iter(range(1_000_000))
+    stream: StreamingProducer
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.timeouts: list[float] = []
+
+        def poll(self, timeout: float) -> int:
+            self.timeouts.append(timeout)
+            if len(self.timeouts) >= 500:
+                stream._stop.set()
+            return 0
+
+        def produce(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    recorder = Recorder()
+    # 0.7 ms a reading: readings fall on both sides of every 2.5 ms due time.
+    stream = StreamingProducer("unused", "t", producer=recorder,
+                               clock=lambda: next(ticks) * 0.0007)
+    stream._run()
+    assert len(recorder.timeouts) == 500 and len(stream.sent_at) > 100
+    assert min(recorder.timeouts) >= 0, sorted(recorder.timeouts)[:5]
 
 
 def test_every_acknowledged_record_survives_ten_leader_kills(cluster: ClusterProcesses) -> None:
