@@ -52,6 +52,9 @@ PRODUCE = MessageSchema(
 )
 
 # Fetch session epochs (KIP-227): 0 opens a session, -1 fetches without one.
+# Tag of the fields Rillet brokers add to the Fetch between themselves (far above Kafka's own
+# tags; any other reader skips them, and they are never sent to anyone else).
+RILLET_TAG = 10_000
 FETCH_SESSION_INITIAL_EPOCH = 0
 FETCH_SESSION_FINAL_EPOCH = -1
 
@@ -79,6 +82,8 @@ FETCH = MessageSchema(
                 field("last_fetched_epoch", "int32", "12+", default=-1),
                 field("log_start_offset", "int64", "5+", default=-1),
                 field("partition_max_bytes", "int32"),
+                # Rillet's own: how far the follower's copy is fsynced.
+                field("durable_offset", "int64", "12+", tag=RILLET_TAG, default=-1),
             ))),
         ))),
         field("forgotten_topics_data", array(struct(
@@ -116,6 +121,8 @@ FETCH = MessageSchema(
                 )), "4+", nullable="4+"),
                 field("preferred_read_replica", "int32", "11+", default=-1),
                 field("records", "records", nullable="0+"),
+                # Rillet's own, to followers: the leader's log end offset.
+                field("log_end_offset", "int64", "12+", tag=RILLET_TAG, default=-1),
             ))),
         ))),
     ),

@@ -6,12 +6,14 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from hypothesis import strategies as st
 
 from client.protocol import SUPPORTED_VERSIONS, ApiKey
 from client.protocol.messages import SCHEMAS
+from client.protocol.messages.produce import RILLET_TAG
 from client.protocol.schema import SCALAR_LIMITS, Array, Field, FieldType, Struct
 
 
@@ -26,6 +28,38 @@ def message_struct(api_key: ApiKey, request: bool) -> Struct:
     """The request or response struct of an API."""
     schema = SCHEMAS[api_key]
     return schema.request if request else schema.response
+
+
+def kafka_fields(struct: Struct) -> Struct:
+    """``struct`` without the fields only Rillet brokers exchange (no other implementation
+    knows them)."""
+
+    def strip(t: FieldType) -> FieldType:
+        if isinstance(t, Struct):
+            return kafka_fields(t)
+        if isinstance(t, Array):
+            return Array(strip(t.element))
+        return t
+
+    return Struct(tuple(
+        replace(f, type=strip(f.type)) for f in struct.fields if f.tag != RILLET_TAG
+    ))
+
+
+def kafka_values(body: Any, t: FieldType) -> Any:
+    """A decoded ``body`` of type ``t`` without the Rillet-only fields (which the decoder
+    fills with their defaults when they were not sent)."""
+    if body is None:
+        return None
+    if isinstance(t, Array):
+        return [kafka_values(item, t.element) for item in body]
+    if isinstance(t, Struct):
+        return {
+            f.name: kafka_values(body[f.name], f.type)
+            for f in t.fields
+            if f.tag != RILLET_TAG and f.name in body
+        }
+    return body
 
 
 # --- hypothesis ----------------------------------------------------------------------------
