@@ -154,10 +154,13 @@ class FetchPlan:
         return body, total, erred
 
     def _follower_progress(self, request: Body, partition: Partition) -> None:
-        # The fetch offset is the follower's (durable) log end: its progress.
+        # The fetch offset is the follower's log end, the durable offset (when it says one)
+        # how much of it is fsynced: its progress.
         offset = request["fetch_offset"]
         if partition.log.log_start_offset <= offset <= partition.log.log_end_offset:
-            self.state.replicas.follower_fetched(partition, self.replica_id, offset)
+            self.state.replicas.follower_fetched(
+                partition, self.replica_id, offset, request.get("durable_offset", -1)
+            )
 
     def _read_partition(
         self,
@@ -204,7 +207,7 @@ class FetchPlan:
                 data = result.detached()
             else:
                 data = result.to_bytes()
-        return {
+        entry = {
             "partition_index": index,
             "error_code": ErrorCode.NONE,
             "high_watermark": high_watermark,
@@ -214,6 +217,9 @@ class FetchPlan:
             "preferred_read_replica": -1,
             "records": data,
         }
+        if self.from_replica:
+            entry["log_end_offset"] = partition.log.log_end_offset
+        return entry
 
 
 async def handle_fetch(ctx: RequestContext, header: RequestHeader, body: Body) -> Body:

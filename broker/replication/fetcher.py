@@ -7,9 +7,13 @@ long-poll of ``replica.fetch.wait.max.ms``), in an incremental fetch session
 offset moved and an answer only those with news.  Before a partition's first fetch in a leader
 epoch it asks the leader (OffsetForLeaderEpoch) where its own latest epoch ends and truncates
 to where the two logs agree (``truncation_point``); records past that point were never
-committed.  Fetched batches are appended as they are (offsets and epochs from the leader),
-fsynced — group-committed — before the next fetch reports the new log end offset (unless
-``write.caching``), and the follower's high watermark becomes min(leader's, own log end).
+committed.  Fetched batches are appended as they are (offsets and epochs from the leader) and
+fsynced, group-committed, unless ``write.caching``; the follower's high watermark becomes
+min(leader's, own log end).  Each fetch reports the follower's log end offset and how far it
+is fsynced (``durable_offset``, a field only Rillet brokers send), and the leader's high
+watermark counts only the latter.  A follower that the answer shows behind (the leader's log
+end offset, also Rillet's own, is further) fetches again at once while its fsync runs; one
+that has caught up waits for the fsync first, since its next fetch may wait at the leader.
 
 A leader that answers FENCED_LEADER_EPOCH, NOT_LEADER_OR_FOLLOWER or UNKNOWN_LEADER_EPOCH does
 not lead what we think it does: the partition waits for its next state from the store (and
@@ -37,6 +41,7 @@ from broker.replication.durability import GroupCommit
 from broker.replication.partition import Partition
 from broker.replication.settings import ReplicationSettings
 from broker.storage.errors import StorageError
+from broker.storage.log import Log
 
 log = logging.getLogger("rillet.fetcher")
 
@@ -278,6 +283,8 @@ class LeaderFetcher:
         self._started = False
         self.fetches = 0
         self.session = FollowerSession()
+        # Logs appended to while behind the leader, whose fsync was asked for, not awaited.
+        self._unsynced: set[Log] = set()
 
     @property
     def _backoff_s(self) -> float:
@@ -477,6 +484,8 @@ class LeaderFetcher:
                 "log_start_offset": log_.log_start_offset,
                 "partition_max_bytes": settings.replica_fetch_max_bytes,
             }
+            if not log_.config.write_caching:
+                wanted[key]["durable_offset"] = log_.recovery_point
         if not wanted:
             return False
         asked = self.session.request(wanted)
@@ -498,7 +507,8 @@ class LeaderFetcher:
         self.fetches += 1
         if not self.session.answered(response, asked):
             return True
-        appended = []
+        appended: list[Log] = []
+        behind = False
         for topic in response["responses"]:
             for answer in topic["partitions"]:
                 found = expected.get((topic["topic"], answer["partition_index"]))
@@ -508,12 +518,26 @@ class LeaderFetcher:
                 if not self._current(item) or item.partition.log.log_end_offset != offset:
                     continue
                 if self._take(item, answer):
-                    appended.append(item.partition.log)
-        durable = [
-            (log_, log_.log_end_offset) for log_ in appended if not log_.config.write_caching
-        ]
-        if durable:
-            await self.owner.group_commit.wait_all_durable(durable)
+                    log_ = item.partition.log
+                    appended.append(log_)
+                    behind = behind or answer.get("log_end_offset", -1) > log_.log_end_offset
+        unsynced = self._unsynced
+        unsynced.update(log_ for log_ in appended if not log_.config.write_caching)
+        if not unsynced:
+            return True
+        group_commit = self.owner.group_commit
+        if behind:
+            # The leader has more: fetch it at once and let the fsync run meanwhile; the
+            # next fetches say how far it got (``durable_offset``), and so move the leader's
+            # high watermark.
+            for log_ in unsynced:
+                group_commit.request(log_, log_.log_end_offset)
+            return True
+        # Caught up: the next fetch may wait at the leader, so it must carry everything.
+        self._unsynced = set()
+        await group_commit.wait_all_durable(
+            (log_, log_.log_end_offset) for log_ in unsynced if not log_.closed
+        )
         return True
 
     def _take(self, item: _Followed, answer: dict[str, Any]) -> bool:

@@ -4,16 +4,18 @@ Pure state, fed with times in milliseconds by its caller (the partition), so tha
 can be tested on a made-up clock:
 
 * A follower's log end offset is the offset it fetches from (followers fetch from their own
-  log end, fsynced first unless ``write.caching`` is on).
+  log end).  What the high watermark counts of its copy is its *replicated offset*: the
+  durable offset the fetch reports with it (a follower that is behind fetches again while its
+  fsync runs), or the fetch offset when the fetch reports none (``write.caching``).
 * A follower is caught up at the time of a fetch when its fetch offset reaches the leader's
   log end offset then; when it only reaches the log end offset the leader had at its previous
   fetch, it was caught up at the time of that previous fetch.
 * A follower in the ISR that has not been caught up for ``replica.lag.time.max.ms`` is out
   of sync: the leader proposes an ISR without it.
-* A replica outside the ISR whose log end offset reached the high watermark and the start of
-  the current leader epoch is in sync again: the leader proposes an ISR with it.
-* The high watermark is the smallest log end offset over the ISR (the leader counts with its
-  own, durable, log end offset).  It never goes down, and it does not move at all while the
+* A replica outside the ISR whose replicated offset reached the high watermark and the start
+  of the current leader epoch is in sync again: the leader proposes an ISR with it.
+* The high watermark is the smallest replicated offset over the ISR (the leader counts with
+  its own, durable, log end offset).  It never goes down, and it does not move at all while the
   ISR is smaller than ``min.insync.replicas``: records replicated to fewer brokers than that
   are not committed, whoever asked for them.
 
@@ -36,6 +38,7 @@ class FollowerProgress:
     """One follower as its fetches show it."""
 
     log_end_offset: int = UNKNOWN
+    replicated_offset: int = UNKNOWN
     last_caught_up_ms: float = -math.inf
     last_fetch_ms: float = -math.inf
     last_fetch_leader_end: int = UNKNOWN
@@ -76,9 +79,15 @@ class LeaderState:
         return self.isr + tuple(r for r in self.pending_isr if r not in self.isr)
 
     def record_fetch(
-        self, replica: int, fetch_offset: int, leader_end_offset: int, now_ms: float
+        self,
+        replica: int,
+        fetch_offset: int,
+        leader_end_offset: int,
+        now_ms: float,
+        durable_offset: int = UNKNOWN,
     ) -> bool:
-        """Take a follower's fetch at ``fetch_offset``; False for a replica not assigned here."""
+        """Take a follower's fetch at ``fetch_offset`` (with the durable offset it reports, if
+        any); False for a replica not assigned here."""
         progress = self.followers.get(replica)
         if progress is None:
             return False
@@ -87,6 +96,9 @@ class LeaderState:
         elif fetch_offset >= progress.last_fetch_leader_end:
             progress.last_caught_up_ms = max(progress.last_caught_up_ms, progress.last_fetch_ms)
         progress.log_end_offset = fetch_offset
+        progress.replicated_offset = (
+            fetch_offset if durable_offset == UNKNOWN else min(fetch_offset, durable_offset)
+        )
         progress.last_fetch_leader_end = leader_end_offset
         progress.last_fetch_ms = now_ms
         return True
@@ -100,9 +112,9 @@ class LeaderState:
             if replica == self.node_id:
                 continue
             progress = self.followers.get(replica)
-            if progress is None or progress.log_end_offset == UNKNOWN:
+            if progress is None or progress.replicated_offset == UNKNOWN:
                 return False
-            candidate = min(candidate, progress.log_end_offset)
+            candidate = min(candidate, progress.replicated_offset)
         if candidate > self.high_watermark:
             self.high_watermark = candidate
             return True
@@ -144,7 +156,7 @@ class LeaderState:
         progress = self.followers.get(replica)
         if progress is None:
             return None
-        end = progress.log_end_offset
+        end = progress.replicated_offset
         if end < self.high_watermark or end < self.epoch_start_offset:
             return None
         proposed = self.isr + (replica,)

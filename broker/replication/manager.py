@@ -238,9 +238,11 @@ class ReplicaManager:
 
     # ------------------------------------------------------------ ISR changes (leader)
 
-    def follower_fetched(self, partition: Partition, replica: int, fetch_offset: int) -> None:
+    def follower_fetched(
+        self, partition: Partition, replica: int, fetch_offset: int, durable_offset: int = -1
+    ) -> None:
         """A follower's fetch reached the leader: its progress, and its return to the ISR."""
-        proposed = partition.record_follower_fetch(replica, fetch_offset)
+        proposed = partition.record_follower_fetch(replica, fetch_offset, durable_offset)
         if proposed is not None:
             self._write_isr(partition, proposed)
 

@@ -249,15 +249,23 @@ class Partition:
         self.commit_waiters.wake_reached(self.log.high_watermark)
         return True
 
-    def record_follower_fetch(self, replica: int, fetch_offset: int) -> tuple[int, ...] | None:
-        """A follower fetched from ``fetch_offset``: its progress, perhaps a higher watermark.
+    def record_follower_fetch(
+        self, replica: int, fetch_offset: int, durable_offset: int = -1
+    ) -> tuple[int, ...] | None:
+        """A follower fetched from ``fetch_offset``, its records below ``durable_offset``
+        fsynced (-1: all of them, or ``write.caching``): its progress, perhaps a higher
+        watermark.
 
         Returns the ISR the leader should now write when the follower is back in sync.
         """
         state = self.leader_state
         if state is None or not self.leading:
             return None
-        if not state.record_fetch(replica, fetch_offset, self.log.log_end_offset, now_ms()):
+        if self.log.config.write_caching:
+            durable_offset = -1  # page-cache copies count, as the leader's own do
+        if not state.record_fetch(
+            replica, fetch_offset, self.log.log_end_offset, now_ms(), durable_offset
+        ):
             return None
         self.update_high_watermark()
         return state.propose_expand(replica)

@@ -32,6 +32,28 @@ def test_high_watermark_is_the_smallest_log_end_offset_of_the_isr() -> None:
     assert state.high_watermark == 9, "the leader's own (durable) end counts too"
 
 
+def test_the_watermark_counts_what_a_follower_reports_fsynced_not_what_it_fetched() -> None:
+    state = leader()
+    state.record_fetch(2, 10, leader_end_offset=10, now_ms=1, durable_offset=6)
+    state.record_fetch(3, 10, leader_end_offset=10, now_ms=1)  # no durable offset: all of it
+    assert state.update_high_watermark(own_end_offset=10, min_insync=2)
+    assert state.high_watermark == 6
+    assert state.out_of_sync(now_ms=LAG_MS, max_lag_ms=LAG_MS) == [], (
+        "fetching at the log end is being caught up, fsynced or not"
+    )
+    state.record_fetch(2, 10, leader_end_offset=10, now_ms=2, durable_offset=10)
+    state.update_high_watermark(own_end_offset=10, min_insync=2)
+    assert state.high_watermark == 10
+
+
+def test_a_replica_rejoins_the_isr_only_with_the_watermark_fsynced() -> None:
+    state = leader(isr=(1, 2), hw=8)
+    state.record_fetch(3, 9, leader_end_offset=9, now_ms=1, durable_offset=5)
+    assert state.propose_expand(3) is None, "fetched past the watermark, fsynced below it"
+    state.record_fetch(3, 9, leader_end_offset=9, now_ms=2, durable_offset=8)
+    assert state.propose_expand(3) == (1, 2, 3)
+
+
 def test_a_follower_outside_the_isr_does_not_hold_the_watermark_back() -> None:
     state = leader(isr=(1, 2))
     state.record_fetch(2, 5, leader_end_offset=5, now_ms=1)

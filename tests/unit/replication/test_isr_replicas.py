@@ -8,6 +8,7 @@ task plays the controller's part of applying partition states from the store's w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 
@@ -42,6 +44,7 @@ from broker.metadata.records import (
     get_partition,
     list_partitions,
 )
+from broker.replication import durability
 from broker.replication.manager import ReplicaManager
 from broker.replication.settings import ReplicationSettings
 from broker.storage.config import LogConfig
@@ -562,6 +565,52 @@ async def test_idle_partitions_of_a_fetch_session_are_not_read_but_stay_in_sync(
         assert found is not None and found[0].isr == (1, 2, 3)
         assert set(idle.leader_state.isr) == {1, 2, 3}
         nursery.cancel_scope.cancel()
+
+
+async def test_a_follower_behind_fetches_on_while_it_fsyncs_and_only_fsynced_records_count(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A durable follower the leader shows behind fetches the rest at once instead of
+    waiting for its fsync after every answer; the leader's high watermark counts only what
+    the followers report fsynced."""
+    gate = threading.Event()
+    held: set[Path] = set()  # directories of the logs whose fsync waits for the gate
+    run_all = durability._run_all
+
+    def gated(tasks: list[Any]) -> None:
+        if any(task.log.directory in held for task in tasks):
+            gate.wait(10)
+        run_all(tasks)
+
+    monkeypatch.setattr(durability, "_run_all", gated)
+    # One ~1 KiB batch per follower fetch: eight rounds to catch up.
+    settings = replace(SETTINGS, replica_fetch_max_bytes=512)
+    try:
+        async with trio.open_nursery() as nursery:
+            cluster = Cluster(tmp_path, nursery)
+            await cluster.start(settings=settings)
+            leader = cluster.nodes[1]
+            partition = leader.replicas.get(TOPIC, 0)
+            assert partition is not None
+            followers = [cluster.nodes[n].logs.get_log(TOPIC, 0) for n in (2, 3)]
+            held.update(log.directory for log in followers if log is not None)
+            await cluster.stop_node(2)
+            await cluster.stop_node(3)
+            for i in range(8):
+                entry = await produce_to(leader, b"%d" % i * 1000, acks=1)
+                assert entry["error_code"] == ErrorCode.NONE
+            cluster.restart_node(2)
+            cluster.restart_node(3)
+            await wait_for(lambda: all(log.log_end_offset == 8 for log in followers))
+            await wait_for(lambda: len(partition.isr) == 3)
+            assert all(log.recovery_point == 0 for log in followers)
+            assert partition.high_watermark == 0, "nothing is fsynced on the followers"
+            gate.set()
+            await wait_for(lambda: partition.high_watermark == 8)
+            assert all(log.recovery_point == 8 for log in followers)
+            nursery.cancel_scope.cancel()
+    finally:
+        gate.set()
 
 
 async def test_replica_gauges_count_leaderships_and_shrunken_isrs(tmp_path: Path) -> None:
