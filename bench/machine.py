@@ -21,6 +21,7 @@ from collections.abc import Callable
 from bench.brokers import free_port
 
 MIB = 1 << 20
+QUIET_FSYNC_MS = 5.0  # ``wait_disk_quiet``: an fsync this quick means the disk is quiet
 
 
 def facts() -> dict[str, object]:
@@ -104,6 +105,43 @@ def disk_write(directory: str, total_bytes: int,
         os.close(fd)
         os.unlink(path)
     return written, elapsed
+
+
+def wait_disk_quiet(directory: str | None = None, limit_ms: float = QUIET_FSYNC_MS,
+                    streak: int = 600, interval: float = 0.01, timeout: float = 180.0,
+                    sync: Callable[[int], None] = os.fsync) -> float:
+    """Wait until ``streak`` 4 KiB append+fsync pairs in a row, ``interval`` apart, each take
+    under ``limit_ms`` (or ``timeout`` passes); the seconds waited.
+
+    A filesystem mounted with online discard stays busy for tens of seconds after gigabytes
+    are deleted (a previous row's data), and an fsync meanwhile can take 100 ms or more: a
+    latency row started then would measure the previous row's clean-up.  The slow fsyncs
+    come in bursts a few seconds apart (journal commits), so the default streak spans more
+    than the 5 s between two commits.
+    """
+    fd, path = tempfile.mkstemp(prefix="disk-quiet-", dir=directory)
+    block = b"\0" * 4096
+    started = time.monotonic()
+    quiet = 0
+    try:
+        while quiet < streak and time.monotonic() - started < timeout:
+            began = time.perf_counter()
+            os.write(fd, block)
+            sync(fd)
+            quiet = quiet + 1 if (time.perf_counter() - began) * 1000 < limit_ms else 0
+            time.sleep(interval)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    return time.monotonic() - started
+
+
+def disk_note(waited: float, at_least: float = 3.0) -> str:
+    """A row's note on a wait of ``wait_disk_quiet`` long enough to mention, else ''."""
+    if waited < at_least:
+        return ""
+    return (f"; started once fsyncs took under {QUIET_FSYNC_MS:g} ms again (after waiting "
+            f"{waited:.0f} s)")
 
 
 def fsync_latencies(directory: str, count: int, size: int = 4096) -> list[int]:

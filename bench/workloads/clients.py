@@ -20,6 +20,7 @@ from bench.brokers import BrokerProcess
 from bench.child import report_progress
 from bench.kafka_clients import create_topic, new_topic_name
 from bench.kafka_raw import ProduceShape
+from bench.machine import disk_note, wait_disk_quiet
 from bench.results import Result, latency_summary, measured
 from bench.suite import Context, Workload, best_of
 from bench.workloads.raw import WARM_ROUNDS, warm_up
@@ -150,6 +151,7 @@ def _latency(key: str, acks: str, text: str):
         with BrokerProcess(data_root=ctx.options.data_root) as broker:
             topic = new_topic_name("latency")
             ctx.run((create_topic, (broker.bootstrap, topic, 1), {}))
+            disk_waited = wait_disk_quiet(ctx.options.data_root)
             (samples, sent), cpu, _ = ctx.run(
                 (kafka_clients.latency_consume,
                  (broker.bootstrap, topic, count, ready, seconds + 60), {}),
@@ -165,7 +167,7 @@ def _latency(key: str, acks: str, text: str):
         row.seconds = seconds
         row.records_per_s = float(rate)
         row.note = ("from each record's due time to its arrival at the consumer; "
-                    f"linger {kafka_clients.LATENCY_LINGER_MS} ms")
+                    f"linger {kafka_clients.LATENCY_LINGER_MS} ms{disk_note(disk_waited)}")
         return [row]
     return run
 

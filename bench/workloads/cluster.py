@@ -36,6 +36,7 @@ from bench import kafka_clients, kafka_raw
 from bench.brokers import LocalCluster
 from bench.kafka_clients import create_topic, new_topic_name
 from bench.child import report_progress
+from bench.machine import disk_note, wait_disk_quiet
 from bench.procstat import wait_idle
 from bench.results import SKIPPED, Result, latency_summary, measured
 from bench.suite import Context, Workload, best_of
@@ -199,6 +200,7 @@ def latency(ctx: Context) -> list[Result]:
             topic = new_topic_name(row.key.replace(".", "-"))
             ctx.run((create_topic, (bootstrap, topic, 1, 3, configs), {}))
             wait_idle(pids.values())
+            disk_waited = wait_disk_quiet(ctx.options.data_root)
             (samples, sent), cpu, _ = ctx.run(
                 (kafka_clients.latency_consume, (bootstrap, topic, count, ready, seconds + 90),
                  {}),
@@ -212,7 +214,7 @@ def latency(ctx: Context) -> list[Result]:
             row.seconds = seconds
             row.records_per_s = float(rate)
             row.note = ("from each record's due time to its arrival at the consumer; "
-                        f"linger {kafka_clients.LATENCY_LINGER_MS} ms")
+                        f"linger {kafka_clients.LATENCY_LINGER_MS} ms{disk_note(disk_waited)}")
     return rows
 
 
