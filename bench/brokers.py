@@ -20,6 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from client.protocol import ApiKey
+
+from bench.kafka_raw import request_once
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -219,10 +223,34 @@ class LocalCluster:
                 **{f"broker {n}": b.pid for n, b in enumerate(self.brokers, start=1)}}
 
     def start(self) -> None:
-        """Start etcd, then every broker."""
+        """Start etcd, then every broker; return once they all see each other."""
         self.etcd.start()
         for broker in self.brokers:
             broker.start()
+        self.wait_members()
+
+    def wait_members(self, timeout: float = 60.0) -> None:
+        """Wait until the first broker's Metadata lists every broker.
+
+        A broker registers in etcd after it starts listening, and later still when etcd is
+        slow to fsync: a topic created before then cannot have replication factor 3.
+        """
+        body = {"topics": [], "allow_auto_topic_creation": False,
+                "include_topic_authorized_operations": False}
+        deadline = time.monotonic() + timeout
+        listed: list = []
+        while True:
+            try:
+                answer = request_once(self.brokers[0].bootstrap, ApiKey.METADATA, 12, body)
+                listed = answer["brokers"]
+            except OSError:
+                pass
+            if len(listed) >= len(self.brokers):
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"after {timeout:g} s the cluster has {len(listed)} of "
+                                   f"{len(self.brokers)} brokers registered")
+            time.sleep(0.1)
 
     def stop(self) -> None:
         """Stop every broker, then etcd; delete all their data."""
