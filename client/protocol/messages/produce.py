@@ -51,10 +51,11 @@ PRODUCE = MessageSchema(
     ),
 )
 
-# Fetch session epochs (KIP-227): 0 opens a session, -1 fetches without one.
 # Tag of the fields Rillet brokers add to the Fetch between themselves (far above Kafka's own
 # tags; any other reader skips them, and they are never sent to anyone else).
 RILLET_TAG = 10_000
+
+# Fetch session epochs (KIP-227): 0 opens a session, -1 fetches without one.
 FETCH_SESSION_INITIAL_EPOCH = 0
 FETCH_SESSION_FINAL_EPOCH = -1
 
