@@ -36,6 +36,7 @@ from broker.metrics import ServerMetrics
 from broker.server.context import ConnectionInfo, RequestContext, Turnstile
 from broker.server.dispatch import Buffer, Dispatcher
 from broker.server.framing import PREFIX, FrameBuffer, OversizedFrame
+from client.network.sockio import receive_into, receive_some
 from client.network.vectored import chunk_size, send_vectored
 
 log = logging.getLogger("rillet.server")
@@ -118,6 +119,7 @@ class Connection:
         self._wake_reader = trio.lowlevel.ParkingLot()
         self._draining = False
         self._reader_scope = trio.CancelScope()
+        self._idle_scope = trio.CancelScope()
         self._nursery: trio.Nursery | None = None
         self._last_activity = 0.0
 
@@ -131,6 +133,7 @@ class Connection:
         """Stop reading; finish and write the requests already read; then close."""
         self._draining = True
         self._reader_scope.cancel()
+        self._idle_scope.cancel()
         self._wake_writer.unpark_all()
 
     async def run(self) -> None:
@@ -142,6 +145,7 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self._write_loop)
+                nursery.start_soon(self._watch_idle)
                 with self._reader_scope:
                     await self._read_loop(nursery)
                 if self._reader_scope.cancelled_caught and self.close_reason is None:
@@ -202,30 +206,21 @@ class Connection:
 
     async def _receive(self) -> bool:
         """Read more bytes into the frame buffer; False once the connection is closing."""
-        limits = self._limits
-        while True:
-            if self._in_flight():
-                deadline = trio.current_time() + limits.idle_timeout
+        frames = self._frames
+        direct = frames.receive_buffer() if self._socket is not None else None
+        try:
+            if direct is not None:
+                assert self._socket is not None
+                received = await receive_into(self._socket, direct)
             else:
-                deadline = self._last_activity + limits.idle_timeout
-            size = min(max(limits.receive_size, self._frames.wanted()), MAX_RECEIVE)
-            direct = self._frames.receive_buffer() if self._socket is not None else None
-            with trio.move_on_at(deadline) as timeout:
-                try:
-                    if direct is not None:
-                        assert self._socket is not None
-                        received = await self._socket.recv_into(direct)
-                    else:
-                        data = await self._stream.receive_some(size)
-                        received = len(data)
-                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-                    self._close("reset")
-                    return False
-            if not timeout.cancelled_caught:
-                break
-            if self._in_flight() or trio.current_time() < self._last_activity + limits.idle_timeout:
-                continue
-            self._close("idle", f"idle for {limits.idle_timeout:g} s")
+                size = min(max(self._limits.receive_size, frames.wanted()), MAX_RECEIVE)
+                if self._socket is not None:
+                    data = await receive_some(self._socket, size)
+                else:
+                    data = await self._stream.receive_some(size)
+                received = len(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            self._close("reset")
             return False
         if not received:
             self._close("eof")
@@ -234,10 +229,27 @@ class Connection:
         if self._metrics is not None:
             self._metrics.received(received)
         if direct is not None:
-            self._frames.received_into(received)
+            frames.received_into(received)
+            # A large frame can arrive faster than it is read: let other connections run
+            # between its pieces.
+            await trio.lowlevel.checkpoint()
         else:
-            self._frames.receive_data(data)
+            frames.receive_data(data)
         return True
+
+    async def _watch_idle(self) -> None:
+        # One sleeping task per connection instead of a deadline around every receive: a
+        # cancel scope per receive cost more than the receive itself.
+        idle = self._limits.idle_timeout
+        with self._idle_scope:
+            while True:
+                deadline = self._last_activity + idle
+                if self._in_flight():
+                    deadline = max(deadline, trio.current_time() + idle)
+                elif trio.current_time() >= deadline:
+                    self._close("idle", f"idle for {idle:g} s")
+                    return
+                await trio.sleep_until(deadline)
 
     def _add_queued(self, nbytes: int) -> None:
         self._queued += nbytes

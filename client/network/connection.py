@@ -32,6 +32,7 @@ from client.errors import (
     error_for,
 )
 from client.network.tasks import TaskGroup
+from client.network.sockio import receive_some
 from client.network.vectored import send_vectored
 from client.network.versions import negotiate
 from client.protocol import (
@@ -296,10 +297,17 @@ class BrokerConnection:
     async def _reader(self) -> None:
         assert self._stream is not None and self._reader_scope is not None
         stream = self._stream
+        sock = stream.socket if isinstance(stream, trio.SocketStream) else None
         try:
             with self._reader_scope:
                 while True:
-                    data = await stream.receive_some(_RECEIVE_SIZE)
+                    if sock is None:
+                        data = await stream.receive_some(_RECEIVE_SIZE)
+                    else:
+                        data = await receive_some(sock, _RECEIVE_SIZE)
+                        if len(data) == _RECEIVE_SIZE:
+                            # more is probably waiting: let other tasks run between pieces
+                            await trio.lowlevel.checkpoint()
                     if not data:
                         self._fail(KafkaConnectionError(
                             f"{self.host}:{self.port} closed the connection"

@@ -1,4 +1,4 @@
-"""Writing one message given as several buffers, with ``sendmsg`` and no joining copy.
+"""Writing one message given as several buffers, with ``writev`` and no joining copy.
 
 Both sides of the protocol send frames whose record batches are large buffers of their own
 (the SDK's Produce requests, the broker's Fetch responses); gathering them into one ``bytes``
@@ -14,7 +14,9 @@ from typing import Protocol, Union
 
 import trio
 
-# Buffers per sendmsg call; Linux accepts up to 1024 (IOV_MAX).
+from client.network.sockio import send_some
+
+# Buffers per writev call; Linux accepts up to 1024 (IOV_MAX).
 IOV_BATCH = 512
 
 
@@ -45,13 +47,14 @@ def chunk_size(chunk: Chunk) -> int:
 
 
 async def send_vectored(stream: trio.abc.SendStream, chunks: Sequence[Chunk]) -> int:
-    """Write every chunk in order, with sendmsg (and sendfile for file chunks) when the stream
+    """Write every chunk in order, with writev (and sendfile for file chunks) when the stream
     is a socket, resuming after partial sends; returns the bytes written.  OSError becomes
-    trio.BrokenResourceError, and so does a file chunk that turns out shorter than it said."""
-    if len(chunks) == 1 and isinstance(chunks[0], _BUFFERS):
-        await stream.send_all(chunks[0])
-        return chunk_size(chunks[0])
+    trio.BrokenResourceError, and so does a file chunk that turns out shorter than it said.
+    On a socket, a send the kernel takes at once does not yield (see ``sockio``)."""
     if not isinstance(stream, trio.SocketStream):
+        if len(chunks) == 1 and isinstance(chunks[0], _BUFFERS):
+            await stream.send_all(chunks[0])
+            return chunk_size(chunks[0])
         data = b"".join(c if isinstance(c, _BUFFERS) else c.to_bytes() for c in chunks)
         await stream.send_all(data)
         return len(data)
@@ -79,7 +82,7 @@ async def send_vectored(stream: trio.abc.SendStream, chunks: Sequence[Chunk]) ->
 async def _send_views(sock: trio.socket.SocketType, views: list[memoryview]) -> None:
     i = 0
     while i < len(views):
-        sent = await sock.sendmsg(views[i : i + IOV_BATCH])
+        sent = await send_some(sock, views[i : i + IOV_BATCH])
         while sent:
             size = views[i].nbytes
             if sent >= size:
