@@ -1,11 +1,12 @@
 """One client connection: read frames, run requests concurrently, answer in request order.
 
-Three kinds of task live in the connection's nursery: the read loop (the connection task
-itself), one writer, and one task per request. Each request gets a sequence number when its
-frame arrives; finished responses wait in a reorder buffer until every earlier one has been
-written, then consecutive ready responses leave in one vectored send (the writer first lets
-requests already received catch up, briefly, so their responses share it). A handler returning None
-(acks=0 produce) takes its turn without writing anything.
+The connection's nursery holds the read loop (the connection task itself), one writer, one
+idle watch and one task per request. Each request gets a sequence number when its frame
+arrives; finished responses wait in a reorder buffer until every earlier one has been written,
+then consecutive ready responses leave in one vectored send (the writer first lets requests
+already received catch up, briefly, so their responses share it). A request alone on its
+connection, with nothing more read, sends its own response instead of handing it to the
+writer. A handler returning None (acks=0 produce) takes its turn without writing anything.
 
 Limits:
   * a size prefix above `max_frame_size` closes the connection before the body is read;
@@ -271,12 +272,22 @@ class Connection:
             self._held[seq] += nbytes
             self._add_queued(nbytes)
         self._ready[seq] = chunks
-        self._wake_writer.unpark_all()
+        if (
+            seq == self._send_seq
+            and not self._sending
+            and self._next_seq == seq + 1
+            and not self._frames.has_frame()
+        ):
+            # The only request in flight, nothing else read: no answer to wait for, so send
+            # from here and spare the hand-over to the writer (a scheduler pass each way).
+            await self._send_ready()
+        else:
+            self._wake_writer.unpark_all()
 
     async def _write_loop(self) -> None:
         while True:
-            while self._send_seq not in self._ready:
-                if self._draining and self._send_seq == self._next_seq:
+            while self._sending or self._send_seq not in self._ready:
+                if self._draining and self._send_seq == self._next_seq and not self._sending:
                     return
                 await self._wake_writer.park()
             # Frames already received are usually answered within a tick or two each: while
@@ -291,25 +302,33 @@ class Connection:
                     break
                 seen = len(self._ready)
                 await trio.lowlevel.checkpoint()
-            batch: list[Buffer] = []
-            released = 0
-            while self._send_seq in self._ready:
-                chunks = self._ready.pop(self._send_seq)
-                released += self._held.pop(self._send_seq)
-                if chunks:
-                    batch.extend(chunks)
-                self._send_seq += 1
-            if batch:
-                self._sending = True
-                try:
-                    sent = await send_vectored(self._stream, batch)
-                except (trio.BrokenResourceError, trio.ClosedResourceError):
-                    self._close("reset")
-                    return
-                finally:
-                    self._sending = False
-                self._last_activity = trio.current_time()
-                if self._metrics is not None:
-                    self._metrics.sent(sent)
-            self._queued -= released
-            self._wake_reader.unpark_all()
+            if not await self._send_ready():
+                return
+
+    async def _send_ready(self) -> bool:
+        """Write every consecutive ready response in one vectored send; False if it failed."""
+        batch: list[Buffer] = []
+        released = 0
+        while self._send_seq in self._ready:
+            chunks = self._ready.pop(self._send_seq)
+            released += self._held.pop(self._send_seq)
+            if chunks:
+                batch.extend(chunks)
+            self._send_seq += 1
+        if batch:
+            self._sending = True
+            try:
+                sent = await send_vectored(self._stream, batch)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._close("reset")
+                return False
+            finally:
+                self._sending = False
+            self._last_activity = trio.current_time()
+            if self._metrics is not None:
+                self._metrics.sent(sent)
+        self._queued -= released
+        self._wake_reader.unpark_all()
+        if self._draining or self._send_seq in self._ready:
+            self._wake_writer.unpark_all()  # it may have been waiting for this send to end
+        return True

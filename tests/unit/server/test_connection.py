@@ -267,3 +267,52 @@ async def test_answers_to_requests_received_together_leave_together(
         await client.aclose()
     assert responses == [f"re:r{i}".encode() for i in range(8)]
     assert counting.sends <= 2, f"{counting.sends} sends for 8 requests read at once"
+
+
+def _socket_connection(dispatcher: Any) -> tuple[Connection, trio.SocketStream]:
+    """A connection over a real socket pair: its sends can block on a full socket buffer."""
+    ours, theirs = trio.socket.socketpair()
+    conn = Connection(
+        trio.SocketStream(theirs),
+        ConnectionInfo(1, "test:1", "PLAINTEXT"),
+        dispatcher,
+        ConnectionLimits(),
+    )
+    return conn, trio.SocketStream(ours)
+
+
+async def test_an_answer_sent_by_its_own_request_is_never_interleaved_with_the_next(
+    dispatcher: Any, wire: Any
+) -> None:
+    # The lone request answers from its own task; its send blocks (nobody reads), and the
+    # next request's answer, ready meanwhile, must wait for it instead of cutting in.
+    conn, client = _socket_connection(dispatcher)
+    big = "b" * (4 << 20)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.run)
+            await client.send_all(wire.frame(f"echo 0 {big}".encode()))
+            await trio.sleep(0.2)
+            await client.send_all(wire.frame(b"echo 0 second"))
+            await trio.sleep(0.2)
+            assert "second" in dispatcher.finished
+            responses = await wire.read_frames(client, 2)
+            await client.aclose()
+    assert responses == [f"re:{big}".encode(), b"re:second"]
+
+
+async def test_draining_waits_for_an_answer_its_request_is_still_sending(
+    dispatcher: Any, wire: Any
+) -> None:
+    conn, client = _socket_connection(dispatcher)
+    big = "d" * (4 << 20)
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.run)
+            await client.send_all(wire.frame(f"echo 0 {big}".encode()))
+            await trio.sleep(0.2)
+            conn.drain()
+            responses = await wire.read_frames(client, 2)
+            assert await client.receive_some(10) == b""
+    assert responses == [f"re:{big}".encode()]
+    assert conn.close_reason == "drained"
