@@ -31,8 +31,8 @@ from client.errors import (
     UnsupportedVersionByBrokerError,
     error_for,
 )
-from client.network.tasks import TaskGroup
 from client.network.sockio import receive_some
+from client.network.tasks import TaskGroup
 from client.network.vectored import send_vectored
 from client.network.versions import negotiate
 from client.protocol import (
