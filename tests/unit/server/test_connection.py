@@ -281,18 +281,26 @@ def _socket_connection(dispatcher: Any) -> tuple[Connection, trio.SocketStream]:
     return conn, trio.SocketStream(ours)
 
 
+async def _answer_stuck_sending(
+    nursery: trio.Nursery, conn: Connection, client: trio.SocketStream, wire: Any, tag: str
+) -> None:
+    """Start ``conn`` and send it one request whose answer (4 MiB, alone on the connection,
+    so its own task sends it) blocks on the full socket while the client does not read."""
+    nursery.start_soon(conn.run)
+    await client.send_all(wire.frame(f"echo 0 {tag}".encode()))
+    await trio.sleep(0.2)
+
+
 async def test_an_answer_sent_by_its_own_request_is_never_interleaved_with_the_next(
     dispatcher: Any, wire: Any
 ) -> None:
-    # The lone request answers from its own task; its send blocks (nobody reads), and the
-    # next request's answer, ready meanwhile, must wait for it instead of cutting in.
+    # The next request's answer, ready while the first is still being sent, must wait for it
+    # instead of cutting in.
     conn, client = _socket_connection(dispatcher)
     big = "b" * (4 << 20)
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.run)
-            await client.send_all(wire.frame(f"echo 0 {big}".encode()))
-            await trio.sleep(0.2)
+            await _answer_stuck_sending(nursery, conn, client, wire, big)
             await client.send_all(wire.frame(b"echo 0 second"))
             await trio.sleep(0.2)
             assert "second" in dispatcher.finished
@@ -308,9 +316,7 @@ async def test_draining_waits_for_an_answer_its_request_is_still_sending(
     big = "d" * (4 << 20)
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.run)
-            await client.send_all(wire.frame(f"echo 0 {big}".encode()))
-            await trio.sleep(0.2)
+            await _answer_stuck_sending(nursery, conn, client, wire, big)
             conn.drain()
             responses = await wire.read_frames(client, 2)
             assert await client.receive_some(10) == b""
