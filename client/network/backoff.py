@@ -68,6 +68,8 @@ async def retry_until(
             with trio.fail_after(remaining):
                 return await operation()
         except trio.TooSlowError:
+            if last is not None:
+                raise last from None
             raise KafkaTimeoutError("operation did not finish before its deadline") from None
         except KafkaError as exc:
             if not exc.retriable:

@@ -72,7 +72,7 @@ async def test_start_fails_when_nothing_listens() -> None:
     listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
     dead = listener.socket.getsockname()[1]
     await listener.aclose()
-    cluster = Cluster(f"127.0.0.1:{dead}", request_timeout_ms=300, retry_backoff_ms=10)
+    cluster = Cluster(f"127.0.0.1:{dead}", request_timeout_ms=1000, retry_backoff_ms=10)
     with pytest.raises(KafkaConnectionError):
         await cluster.start()
     await cluster.aclose()

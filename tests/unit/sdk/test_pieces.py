@@ -11,7 +11,9 @@ import trio
 from client.accumulator import Accumulator, PartitionState, ProducerBatch
 from client.errors import (
     ERROR_CLASSES,
+    KafkaConnectionError,
     KafkaError,
+    KafkaTimeoutError,
     MessageTooLargeError,
     NotLeaderOrFollowerError,
     UnknownServerErrorError,
@@ -135,6 +137,29 @@ async def test_retry_until_gives_up_at_deadline() -> None:
     with pytest.raises(NotLeaderOrFollowerError):
         await retry_until(always, deadline=start + 0.2, backoff=Backoff(10, 20))
     assert trio.current_time() - start < 1
+
+
+async def test_retry_until_raises_last_error_when_an_attempt_hangs_past_deadline() -> None:
+    # A bootstrap connect that is refused, then hangs until the deadline on a loaded
+    # machine, must still report the refusal rather than a bare timeout.
+    calls: list[int] = []
+
+    async def refused_then_hangs() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KafkaConnectionError("refused")
+        await trio.sleep_forever()
+
+    with pytest.raises(KafkaConnectionError, match="refused"):
+        await retry_until(refused_then_hangs, deadline=trio.current_time() + 0.2,
+                          backoff=Backoff(1, 2))
+    assert len(calls) == 2
+
+    async def hangs() -> None:
+        await trio.sleep_forever()
+
+    with pytest.raises(KafkaTimeoutError):
+        await retry_until(hangs, deadline=trio.current_time() + 0.05, backoff=Backoff(1, 2))
 
 
 # ---------------------------------------------------------------------------- accumulator
