@@ -4,8 +4,8 @@ Producers use linger 5 ms and ~1 MB batches, idempotence off, records round-robi
 partitions.  The producer rows keep the best of ``rounds`` runs into the same topic, as the
 raw rows do: a producer keeping a core busy moves with the machine's other load from run to
 run.  The consumer reads from offset 0 with assign().  The latency pair sends a fixed rate
-with linger 1 ms and measures, in a separate consumer process, from each record's due time
-to its arrival.
+with linger 2 ms (``kafka_clients.LATENCY_LINGER_MS`` says why) and measures, in a separate
+consumer process, from each record's due time to its arrival.
 """
 
 from __future__ import annotations
