@@ -30,7 +30,7 @@ from client.protocol import ErrorCode, RequestHeader
 
 from broker.api.fetch_sessions import FetchSession, session_error
 from broker.api.state import BrokerState, state_of
-from broker.replication.partition import Partition
+from broker.replication.partition import Partition, now_ms
 from broker.server.context import RequestContext
 from broker.storage.errors import OffsetOutOfRangeError
 from broker.storage.log import FileSlice
@@ -96,6 +96,7 @@ class FetchPlan:
         self.counted = state.metrics is not None and not self.from_replica
         self.replica_allowed = self.from_replica and replica_allowed(state, self.replica_id)
         self.first_read = True
+        self.fetched_at_ms = 0.0  # when a follower's fetch arrived, for its progress
         # A session's test for a partition with nothing to tell (no read needed), if any.
         self.quiet: Callable[[str, Body, Partition], bool] | None = None
         self.topics: list[tuple[str, list[tuple[Body, Partition | None]]]] = []
@@ -124,6 +125,8 @@ class FetchPlan:
         responses = []
         metrics = self.state.metrics.log if self.counted else None
         first_read, self.first_read = self.first_read, False
+        if first_read and self.from_replica:
+            self.fetched_at_ms = now_ms()
         quiet = self.quiet
         for name, parts in self.topics:
             entries = []
@@ -159,7 +162,11 @@ class FetchPlan:
         offset = request["fetch_offset"]
         if partition.log.log_start_offset <= offset <= partition.log.log_end_offset:
             self.state.replicas.follower_fetched(
-                partition, self.replica_id, offset, request.get("durable_offset", -1)
+                partition,
+                self.replica_id,
+                offset,
+                request.get("durable_offset", -1),
+                self.fetched_at_ms,
             )
 
     def _read_partition(

@@ -87,7 +87,7 @@ class LeaderState:
         durable_offset: int = UNKNOWN,
     ) -> bool:
         """Take a follower's fetch at ``fetch_offset`` (with the durable offset it reports, if
-        any); False for a replica not assigned here."""
+        any); whether its replicated offset moved (False for a replica not assigned here)."""
         progress = self.followers.get(replica)
         if progress is None:
             return False
@@ -96,12 +96,14 @@ class LeaderState:
         elif fetch_offset >= progress.last_fetch_leader_end:
             progress.last_caught_up_ms = max(progress.last_caught_up_ms, progress.last_fetch_ms)
         progress.log_end_offset = fetch_offset
-        progress.replicated_offset = (
+        replicated = (
             fetch_offset if durable_offset == UNKNOWN else min(fetch_offset, durable_offset)
         )
+        moved = replicated != progress.replicated_offset
+        progress.replicated_offset = replicated
         progress.last_fetch_leader_end = leader_end_offset
         progress.last_fetch_ms = now_ms
-        return True
+        return moved
 
     def update_high_watermark(self, own_end_offset: int, min_insync: int) -> bool:
         """Move the high watermark as far as the ISR allows; True when it moved."""

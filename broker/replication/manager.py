@@ -239,10 +239,15 @@ class ReplicaManager:
     # ------------------------------------------------------------ ISR changes (leader)
 
     def follower_fetched(
-        self, partition: Partition, replica: int, fetch_offset: int, durable_offset: int = -1
+        self,
+        partition: Partition,
+        replica: int,
+        fetch_offset: int,
+        durable_offset: int = -1,
+        at_ms: float | None = None,
     ) -> None:
         """A follower's fetch reached the leader: its progress, and its return to the ISR."""
-        proposed = partition.record_follower_fetch(replica, fetch_offset, durable_offset)
+        proposed = partition.record_follower_fetch(replica, fetch_offset, durable_offset, at_ms)
         if proposed is not None:
             self._write_isr(partition, proposed)
 
@@ -282,7 +287,7 @@ class ReplicaManager:
         # it has not come after a while, forget the proposal so that a later check retries.
         await trio.sleep(ISR_RETRY_S)
         if partition.leader_state is state and state is not None and partition.version == version:
-            state.isr_change_failed()
+            partition.isr_change_failed()
 
     async def _isr_timer(self) -> None:
         while True:

@@ -250,11 +250,11 @@ class Partition:
         return True
 
     def record_follower_fetch(
-        self, replica: int, fetch_offset: int, durable_offset: int = -1
+        self, replica: int, fetch_offset: int, durable_offset: int = -1, at_ms: float | None = None
     ) -> tuple[int, ...] | None:
         """A follower fetched from ``fetch_offset``, its records below ``durable_offset``
-        fsynced (-1: all of them, or ``write.caching``): its progress, perhaps a higher
-        watermark.
+        fsynced (-1: all of them, or ``write.caching``), at ``at_ms`` (default: now): its
+        progress, perhaps a higher watermark.
 
         Returns the ISR the leader should now write when the follower is back in sync.
         """
@@ -263,12 +263,18 @@ class Partition:
             return None
         if self.log.config.write_caching:
             durable_offset = -1  # page-cache copies count, as the leader's own do
-        if not state.record_fetch(
-            replica, fetch_offset, self.log.log_end_offset, now_ms(), durable_offset
-        ):
-            return None
-        self.update_high_watermark()
+        at = now_ms() if at_ms is None else at_ms
+        if state.record_fetch(replica, fetch_offset, self.log.log_end_offset, at, durable_offset):
+            # Unmoved progress cannot move the watermark: every other input to it (appends,
+            # flushes, ISR changes) recomputes it where it changes.
+            self.update_high_watermark()
         return state.propose_expand(replica)
+
+    def isr_change_failed(self) -> None:
+        """The proposed ISR was not written: forget it, and count without a replica it added."""
+        if self.leader_state is not None:
+            self.leader_state.isr_change_failed()
+            self.update_high_watermark()
 
     def commit_state(self, end_offset: int, epoch: int) -> CommitState:
         """Whether records appended in ``epoch`` below ``end_offset`` are committed."""

@@ -159,3 +159,50 @@ async def test_losing_the_leadership_wakes_every_fetch(tmp_path: Path) -> None:
     partition.replica_waiters.add(follower)
     partition.become_follower(replace(partition.state, leader=2, leader_epoch=2), 3)
     assert consumer.is_set() and follower.is_set()
+
+
+async def test_a_failed_expansion_moves_the_watermark_and_wakes_the_writes_it_reaches(
+    tmp_path: Path,
+) -> None:
+    """Replica 3, back in sync, is proposed into the ISR and counts while that is in flight;
+    when the write fails it must stop holding the watermark back at once, even though no
+    follower makes progress afterwards (a quiet fetch does not recompute the watermark)."""
+    partition = _leader(tmp_path, 3)
+    partition.update_leader_state(replace(partition.state, isr=(1, 2)), 2)
+    partition.record_follower_fetch(2, 4)
+    assert partition.record_follower_fetch(3, 4) == (1, 2, 3)
+    assert partition.high_watermark == 4
+    write = trio.Event()
+    partition.commit_waiters.add(6, write)
+    partition.record_follower_fetch(2, 6)
+    partition.record_follower_fetch(3, 4)
+    assert partition.high_watermark == 4, "the replica being added still counts"
+
+    partition.isr_change_failed()
+    assert partition.high_watermark == 6
+    assert write.is_set()
+
+
+async def test_a_follower_without_progress_is_proposed_again_after_a_failed_change(
+    tmp_path: Path,
+) -> None:
+    partition = _leader(tmp_path, 2)
+    partition.update_leader_state(replace(partition.state, isr=(1, 2)), 2)
+    partition.record_follower_fetch(2, 4)
+    assert partition.record_follower_fetch(3, 4) == (1, 2, 3)
+    assert partition.record_follower_fetch(3, 4) is None, "one change in flight at a time"
+    partition.isr_change_failed()
+    assert partition.record_follower_fetch(3, 4) == (1, 2, 3)
+
+
+async def test_a_quiet_follower_fetch_keeps_the_follower_caught_up(tmp_path: Path) -> None:
+    partition = _leader(tmp_path, 2)
+    _follow(partition, 4)
+    lag_ms = 10_000
+    for at in (5_000, 9_000, 13_000):
+        partition.record_follower_fetch(2, 4, at_ms=at)
+        partition.record_follower_fetch(3, 4, at_ms=at)
+    state = partition.leader_state
+    assert state is not None
+    assert state.propose_shrink(now_ms=20_000, max_lag_ms=lag_ms) is None
+    assert state.propose_shrink(now_ms=24_000, max_lag_ms=lag_ms) == (1,)
