@@ -39,6 +39,9 @@ MAX_RELATIVE_OFFSET = 2**31 - 1
 _HEADER = struct.Struct(">qiibIhiqqqhii")
 _WINDOW = 16 * 1024  # bytes read at once when walking batch headers
 _SCAN_CHUNK = 8 * 1024 * 1024  # bytes validated per native call during recovery
+# Headers of the newest batches kept in memory: fetches at the tail (followers, caught-up
+# consumers) find their batch without an index lookup and a header read.
+RECENT_BATCHES = 8
 
 
 def file_name(base_offset: int, suffix: str) -> str:
@@ -115,6 +118,8 @@ class LogSegment:
         self.created_ms = now_ms
         self.first_batch_timestamp: int | None = None
         self.closed = False
+        # The last batches of the file, oldest first, positions absolute; empty when unknown.
+        self._recent: list[BatchInfo] = []
         self._sync_time_state()
 
     def _path(self, suffix: str) -> str:
@@ -154,6 +159,11 @@ class LogSegment:
             view = view[written:]
         for info in batches:
             self._index_batch(position + info.position, info)
+        recent = self._recent
+        recent.extend(
+            info._replace(position=position + info.position) for info in batches[-RECENT_BATCHES:]
+        )
+        del recent[:-RECENT_BATCHES]
         self.size = position + len(data)
         self.next_offset = batches[-1].base_offset + batches[-1].last_offset_delta + 1
         if self.first_batch_timestamp is None:
@@ -227,8 +237,18 @@ class LogSegment:
     def translate(self, offset: int, start: int = 0) -> BatchInfo | None:
         """The first batch at or after file ``start`` whose last offset is >= ``offset``.
 
-        Uses the index to skip ahead; None when the segment holds no such batch.
+        Uses the newest batches' headers or the index to skip ahead; None when the segment
+        holds no such batch.
         """
+        recent = self._recent
+        if recent and recent[0].base_offset <= offset:
+            for info in recent:
+                if info.base_offset + info.last_offset_delta >= offset:
+                    if info.position >= start:
+                        return info
+                    break
+            else:
+                return None
         _, position = self.offset_index.lookup(offset)
         for info in self.iter_headers(max(position, start)):
             if info.base_offset + info.last_offset_delta >= offset:
@@ -240,6 +260,14 @@ class LogSegment:
         the offset after the batch ending there (None at ``start``, where none does)."""
         if limit >= self.size:
             return self.size, self.next_offset
+        recent = self._recent
+        if recent and recent[0].position + recent[0].size <= limit:
+            for info in reversed(recent):
+                end = info.position + info.size
+                if end <= limit:
+                    if info.position >= start:
+                        return end, info.base_offset + info.last_offset_delta + 1
+                    break
         _, position = self.offset_index.floor_position(limit)
         position = max(position, start)
         next_offset = None
@@ -297,6 +325,7 @@ class LogSegment:
         reason.  Offsets must increase and fit the segment;
         anything else counts as corruption.
         """
+        self._recent = []
         if from_position == 0:
             self.offset_index.wipe()
             self.time_index.wipe()
@@ -374,6 +403,7 @@ class LogSegment:
         self.time_index.truncate_to_offset(info.base_offset)
         os.ftruncate(self.fd, info.position)
         self.size = info.position
+        self._recent = []
         self.next_offset = info.base_offset if info.position else self.base_offset
         if info.position == 0:
             self.next_offset = self.base_offset
