@@ -136,6 +136,45 @@ def wait_disk_quiet(directory: str | None = None, limit_ms: float = QUIET_FSYNC_
     return time.monotonic() - started
 
 
+def unwritten_bytes(meminfo: str) -> int:
+    """Bytes the kernel has yet to write to disk (``Dirty`` + ``Writeback``) in the text of
+    ``/proc/meminfo``."""
+    total = 0
+    for line in meminfo.splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Dirty", "Writeback"):
+            total += int(rest.split()[0]) * 1024  # the kernel counts in kB
+    return total
+
+
+def _read_meminfo() -> str:
+    with open("/proc/meminfo") as meminfo:
+        return meminfo.read()
+
+
+def wait_written_back(limit_bytes: int = 64 * MIB, interval: float = 0.2,
+                      timeout: float = 180.0, read: Callable[[], str] = _read_meminfo,
+                      sync: Callable[[], None] = os.sync) -> float:
+    """Write back every dirty page (``sync``) and wait until less than ``limit_bytes`` is
+    left unwritten (or ``timeout`` passes); the seconds waited.
+
+    Rows that keep their data (the replicated ones share one cluster) leave gigabytes in the
+    page cache for the kernel to write out over the next seconds; the row after would share
+    the disk with that and measure less than its own cost.  Without /proc/meminfo only the
+    sync is done.
+    """
+    started = time.monotonic()
+    sync()
+    try:
+        while unwritten_bytes(read()) >= limit_bytes:
+            if time.monotonic() - started >= timeout:
+                break
+            time.sleep(interval)
+    except OSError:
+        pass
+    return time.monotonic() - started
+
+
 def disk_note(waited: float, at_least: float = 3.0) -> str:
     """A row's note on a wait of ``wait_disk_quiet`` long enough to mention, else ''."""
     if waited < at_least:

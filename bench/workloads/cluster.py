@@ -6,13 +6,14 @@ same cluster, one after the other, the raw generator drives a one-partition topi
 replication factor 1 and acks=1, then replication factor 3 with acks=1, then replication
 factor 3 with acks=all (``min.insync.replicas=2``), durable and then with the topic set to
 ``write.caching=true``, so the ratios to the first are measured under the same conditions;
-once with 16 KiB batches, once with ~1 MB batches.  Each row starts once the brokers are idle:
-acks=1 leaves the followers behind, and they catch up for a minute or more after an acks=1
-row at millions of records per second.  The raw generator talks to the partition leader,
-found through Metadata once every replica is in sync.  The latency workload sends
-10,000 records/s with confluent-kafka to a replication-factor-3 topic with acks=all, durable
-and then cached, and measures from each record's due time to its arrival at a consumer in
-another process.
+once with 16 KiB batches, once with ~1 MB batches.  Each row starts once the brokers are idle
+(acks=1 leaves the followers behind, and they catch up for a minute or more after an acks=1
+row at millions of records per second) and the kernel has written the earlier rows' records
+to disk (three replicas of ~1 MB-batch rows leave gigabytes for it to write).  The raw
+generator talks to the partition leader, found through Metadata once every replica is in
+sync.  The latency workload sends 10,000 records/s with confluent-kafka to a
+replication-factor-3 topic with acks=all, durable and then cached, and measures from each
+record's due time to its arrival at a consumer in another process.
 
 Durable means what the broker defaults to: an acks=all write is acknowledged once the leader
 and the followers it counts have fsynced it (group commit); acks=1 once the leader has it in
@@ -36,7 +37,7 @@ from bench import kafka_clients, kafka_raw
 from bench.brokers import LocalCluster
 from bench.kafka_clients import create_topic, new_topic_name
 from bench.child import report_progress
-from bench.machine import disk_note, wait_disk_quiet
+from bench.machine import disk_note, wait_disk_quiet, wait_written_back
 from bench.procstat import wait_idle
 from bench.results import SKIPPED, Result, latency_summary, measured
 from bench.suite import Context, Workload, best_of
@@ -147,6 +148,9 @@ def throughput(ctx: Context) -> list[Result]:
             # acks=1 leaves the followers behind; a row started before they have caught up
             # would share the cores with the previous row's replication.
             waited = wait_idle(pids.values())
+            # The rows before left their records for the kernel to write out; a row sharing
+            # the disk with that would not be measured under the first row's conditions.
+            written_back = wait_written_back()
             (out,), cpu, _ = ctx.run(
                 (_produce, (bootstrap, topic, replicas, asdict(shape), ctx.scale.seconds,
                             ctx.scale.rounds), {}),
@@ -159,6 +163,8 @@ def throughput(ctx: Context) -> list[Result]:
             if waited >= IDLE_NOTE_S:
                 notes.append(f"started once the brokers were idle ({waited:.0f} s after the "
                              "previous row, whose followers were still catching up)")
+            if written_back >= IDLE_NOTE_S:
+                notes.append(f"started once earlier rows' data was on disk ({written_back:.0f} s)")
             row.note = "; ".join(n for n in notes if n)
     for base in range(0, len(rows), len(REPLICATION)):
         first = rows[base].records_per_s
