@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import time
+from collections import deque
 from typing import NamedTuple
 
 from confluent_kafka import Consumer, TopicPartition
@@ -18,11 +21,27 @@ class ReadRecord(NamedTuple):
     timestamp: int
 
 
-def read_all(bootstrap: str, topic: str, partitions: int) -> list[ReadRecord]:
+def read_all(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[ReadRecord]:
     """Every record of ``topic`` up to the current end offsets, in partition then offset
-    order."""
+    order.
+
+    Fails after ``timeout`` seconds with what was read and librdkafka's last log lines,
+    instead of waiting for ever on a consumer that stopped receiving.
+    """
+    lines: deque[str] = deque(maxlen=60)
+    logger = logging.getLogger(f"sdk-reader-{topic}")
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    handler = _Keep(lines)
+    logger.addHandler(handler)
     consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "sdk-reader", "enable.auto.commit": False}
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "sdk-reader",
+            "enable.auto.commit": False,
+            "debug": "consumer,cgrp,fetch,topic",
+        },
+        logger=logger,
     )
     try:
         ends = {
@@ -31,10 +50,15 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[ReadRecord]:
         }
         consumer.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
         out: list[ReadRecord] = []
+        deadline = time.monotonic() + timeout
         while len(out) < sum(ends.values()):
-            messages = consumer.consume(1000, timeout=2.0)
-            assert messages or len(out) < sum(ends.values())
-            for m in messages:
+            if time.monotonic() > deadline:
+                got = {p: sum(1 for r in out if r.partition == p) for p in range(partitions)}
+                raise AssertionError(
+                    f"read {got} of {ends} records of {topic} in {timeout:g} s; librdkafka's "
+                    "last lines:\n" + "\n".join(lines)
+                )
+            for m in consumer.consume(1000, timeout=1.0):
                 assert m.error() is None, m.error()
                 out.append(ReadRecord(
                     m.partition(), m.offset(), m.key(), m.value(), list(m.headers() or []),
@@ -43,3 +67,15 @@ def read_all(bootstrap: str, topic: str, partitions: int) -> list[ReadRecord]:
         return sorted(out, key=lambda r: (r.partition, r.offset))
     finally:
         consumer.close()
+        logger.removeHandler(handler)
+
+
+class _Keep(logging.Handler):
+    """Keeps the formatted records in a bounded deque."""
+
+    def __init__(self, lines: deque[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
