@@ -100,13 +100,17 @@ class GroupCommit:
             return
         pending, self._pending = self._pending, {}
         self._round_asked = pending
-        tasks: list[tuple[Log, FlushTask]] = []
-        for log_ in pending:
-            if not log_.closed:
-                task = log_.prepare_flush()
-                if task is not None:
-                    tasks.append((log_, task))
         self._in_round = True
+        tasks: list[tuple[Log, FlushTask]] = []
+        try:
+            for log_ in pending:
+                if not log_.closed:
+                    task = log_.prepare_flush()
+                    if task is not None:
+                        tasks.append((log_, task))
+        except OSError as exc:  # e.g. no descriptor left to duplicate: a failed round
+            self._end_round(pending, [], exc)
+            return
         if tasks:
             self._jobs.put((pending, tasks))
         else:
@@ -121,10 +125,10 @@ class GroupCommit:
             if job is None:
                 return
             pending, tasks = job
-            error: OSError | None = None
+            error: Exception | None = None
             try:
                 _run_all([task for _, task in tasks])
-            except OSError as exc:
+            except Exception as exc:  # the waiters must hear of it, not hang
                 error = exc
             try:
                 token.run_sync_soon(self._end_round, pending, tasks, error)
@@ -132,7 +136,10 @@ class GroupCommit:
                 return
 
     def _end_round(
-        self, pending: dict[Log, int], tasks: list[tuple[Log, FlushTask]], error: OSError | None
+        self,
+        pending: dict[Log, int],
+        tasks: list[tuple[Log, FlushTask]],
+        error: Exception | None,
     ) -> None:
         if error is None:
             for log_, task in tasks:

@@ -119,24 +119,35 @@ async def test_requests_during_a_round_share_the_next_one(
         log_.close()
 
 
-async def test_a_failed_fsync_fails_its_waiters_and_the_next_round_recovers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("step", "error"),
+    [
+        ("run", OSError(5, "Input/output error")),
+        ("run", ValueError("a bug in the committer thread")),
+        ("prepare", OSError(24, "Too many open files")),
+    ],
+)
+async def test_a_failed_round_fails_its_waiters_and_the_next_round_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: str, error: Exception
 ) -> None:
     log = _log(tmp_path)
-    real_run = FlushTask.run
+    target = (FlushTask, "run") if step == "run" else (Log, "prepare_flush")
+    real = getattr(*target)
 
-    def failing(task: FlushTask) -> None:
-        raise OSError(5, "Input/output error")
+    def failing(self: object) -> None:
+        raise error
 
-    monkeypatch.setattr(FlushTask, "run", failing)
+    monkeypatch.setattr(*target, failing)
     commit = GroupCommit()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(commit.run)
-        with pytest.raises(OSError, match="fsync failed"):
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.fail_after(5), pytest.raises(OSError, match="fsync failed"):
             await commit.wait_durable(log, log.log_end_offset)
         assert log.recovery_point < log.log_end_offset
-        monkeypatch.setattr(FlushTask, "run", real_run)
-        await commit.wait_durable(log, log.log_end_offset)
+        monkeypatch.setattr(*target, real)
+        with trio.fail_after(5):
+            await commit.wait_durable(log, log.log_end_offset)
         assert log.recovery_point == log.log_end_offset
         nursery.cancel_scope.cancel()
     assert not [t for t in threading.enumerate() if t.name == "rillet-group-commit"], (
