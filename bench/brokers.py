@@ -8,6 +8,7 @@ starts etcd and three such brokers keeping their metadata in it, for the replica
 
 from __future__ import annotations
 
+import random
 import shutil
 import signal
 import socket
@@ -27,9 +28,36 @@ from bench.kafka_raw import request_once
 ROOT = Path(__file__).resolve().parents[1]
 
 
+_FIRST_PORT = 10_000  # below: ports other services on a test machine are likelier to use
+
+
+def ephemeral_ports(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> range:
+    """The ports the kernel gives the local end of outgoing connections."""
+    try:
+        with open(path) as ports:
+            low, high = (int(part) for part in ports.read().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
+    """A loopback TCP port that nothing listens on right now, outside the ephemeral range.
+
+    A port the kernel picked (bind to port 0) comes from the range it also hands to every
+    outgoing connection: between this check and the broker's bind, some client's connect()
+    could take it, and the broker would fail to start with EADDRINUSE.
+    """
+    taken = ephemeral_ports()
+    candidates = [p for p in range(_FIRST_PORT, 65536) if p not in taken]
+    for port in random.sample(candidates, min(200, len(candidates))):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # everything outside the range is in use: any free port
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 

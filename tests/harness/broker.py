@@ -17,15 +17,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench.brokers import ephemeral_ports, free_port
+
+__all__ = ["BrokerProcess", "ephemeral_ports", "free_port", "wait_for_port"]
+
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = ROOT / "configs" / "broker.toml"
-
-
-def free_port() -> int:
-    """A loopback TCP port that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # ApiVersions v0, correlation id 1, client id "probe": any Kafka broker answers it.
