@@ -1,4 +1,4 @@
-"""CPU time of a process and the machine's load, read from /proc (Linux)."""
+"""CPU time of a process, the machine's load and a disk's I/O counters, read from /proc (Linux)."""
 
 from __future__ import annotations
 
@@ -30,6 +30,32 @@ def machine_busy_seconds() -> tuple[float, float]:
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
     total = sum(fields[:8])  # guest time is already counted in user
     return (total - idle) / _TICKS, total / _TICKS
+
+
+SECTOR = 512  # /proc/diskstats counts sectors of 512 bytes, whatever the device's own size
+
+
+def block_device(path: str) -> str | None:
+    """The /proc/diskstats name of the block device holding ``path``; None when there is none
+    (tmpfs, overlay and other file systems without a device of their own)."""
+    device = os.stat(path).st_dev
+    wanted = (os.major(device), os.minor(device))
+    with open("/proc/diskstats") as stats:
+        for line in stats:
+            fields = line.split()
+            if (int(fields[0]), int(fields[1])) == wanted:
+                return fields[2]
+    return None
+
+
+def disk_counters(device: str) -> tuple[int, float]:
+    """(bytes written, seconds with I/O in flight) on ``device`` since boot (/proc/diskstats)."""
+    with open("/proc/diskstats") as stats:
+        for line in stats:
+            fields = line.split()
+            if fields[2] == device:
+                return int(fields[9]) * SECTOR, int(fields[12]) / 1000
+    raise FileNotFoundError(f"no block device {device!r} in /proc/diskstats")
 
 
 def wait_idle(pids: Iterable[int], threshold: float = 0.15, interval: float = 1.0,

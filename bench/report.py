@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.results import Result, Run, load
+from bench.results import DISK, DISK_BUSY, DISK_WRITTEN, Result, Run, load
 
 GROUPS = (
     ("machine", "The machine's limits"),
@@ -111,8 +111,15 @@ def comparison_rows(run: Run, comparisons: Iterable[Comparison] = COMPARISONS) -
 
 def _cores(result: Result) -> str:
     server = [f"{role} {value:.2f}" for role, value in result.cpu.items()
-              if role not in ("generator", "machine", "others")]
+              if role not in ("generator", "machine", "others") and role not in DISK]
     return ", ".join(server) or "—"
+
+
+def _disk(result: Result) -> str:
+    busy, written = result.cpu.get(DISK_BUSY), result.cpu.get(DISK_WRITTEN)
+    if busy is None or written is None:
+        return "—"
+    return f"{min(busy, 1.0):.0%}, {written:,.0f} MB/s"
 
 
 def result_row(result: Result) -> str:
@@ -132,6 +139,7 @@ def result_row(result: Result) -> str:
         _cores(result),
         number(result.cpu.get("generator"), 2),
         number(result.cpu.get("others"), 2),
+        _disk(result),
         load,
         note,
     ]
@@ -139,8 +147,8 @@ def result_row(result: Result) -> str:
 
 
 HEADER = ("| system | load generator | workload | records/s | MB/s | p50 ms | p99 ms | p99.9 ms "
-          "| server cores | generator cores | others' cores | load avg | notes |\n"
-          "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---|")
+          "| server cores | generator cores | others' cores | disk busy, written | load avg | notes |\n"
+          "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|")
 
 
 def render(run: Run, charts: Iterable[str] = ()) -> str:
@@ -166,7 +174,9 @@ def render(run: Run, charts: Iterable[str] = ()) -> str:
             "process of the benchmark was charged with (other work on the machine, kernel "
             "time not charged to a process), *server cores* what the broker or peer used, "
             "*generator cores* the load generator (1.00 = one core busy). Rows measured while "
-            "others' cores were high ran on less than the whole machine.")
+            "others' cores were high ran on less than the whole machine. *disk busy, written*: "
+            "the share of the interval the data disk had I/O in flight, and what was written to "
+            "it per second (anyone's writes, the kernel's writeback of earlier rows included).")
     lines += [
         "- Every server runs fresh (new process, empty data directory) for each row, on "
         "127.0.0.1; raw generators send pre-encoded requests over 4 pipelined connections.",

@@ -21,6 +21,12 @@ FAILED = "failed"
 
 MB = 1_000_000
 
+# Readings of the data disk kept beside the cores in ``Result.cpu``: over the measured
+# interval, the fraction of it the disk had I/O in flight, and the MB/s written to it.
+DISK_BUSY = "disk busy"
+DISK_WRITTEN = "disk MB/s"
+DISK = (DISK_BUSY, DISK_WRITTEN)
+
 
 @dataclass
 class Result:
@@ -30,7 +36,8 @@ class Result:
     peer, never a made-up figure) or ``failed`` (the error in ``note``).  Rates are per second
     of wall-clock time over the measured interval; ``latency_ms`` maps percentile labels
     (``p50``...) to milliseconds.  ``cpu`` maps a process role (``broker``, ``redis``...) to the
-    cores it kept busy on average (1.0 = one core fully used).
+    cores it kept busy on average (1.0 = one core fully used), and holds the data disk's
+    ``DISK`` readings when the disk could be read.
     """
 
     key: str

@@ -8,14 +8,21 @@ display moving.  A workload that raises becomes a ``failed`` row and the suite g
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bench.child import Child
-from bench.procstat import cpu_seconds, load_average, machine_busy_seconds
-from bench.results import FAILED, Result, cores_busy
+from bench.procstat import (
+    block_device,
+    cpu_seconds,
+    disk_counters,
+    load_average,
+    machine_busy_seconds,
+)
+from bench.results import DISK, DISK_BUSY, DISK_WRITTEN, FAILED, MB, Result, cores_busy
 
 
 @dataclass(frozen=True)
@@ -56,13 +63,16 @@ class Options:
 
 
 class Context:
-    """What a running workload may use: options, scale, child processes, CPU accounting."""
+    """What a running workload may use: options, scale, child processes, CPU and disk
+    accounting."""
 
     def __init__(self, options: Options, on_progress: Callable[[float], None]) -> None:
         self.options = options
         self.scale = options.scale
         self.on_progress = on_progress
         self.peer_paths: dict[str, str] = {}
+        # Servers keep their data under ``data_root`` (default: the temporary directory).
+        self.disk = block_device(options.data_root or tempfile.gettempdir())
 
     def run(self, *calls: tuple[Callable[..., Any], tuple, dict],
             servers: dict[str, int] | None = None, timeout: float = 900,
@@ -70,8 +80,9 @@ class Context:
         """Run each ``(fn, args, kwargs)`` in its own process, side by side; wait for all.
 
         Returns the return values in order, the cores each named server process and each
-        generator kept busy (plus ``machine``, every core's busy time, and ``others``, what
-        the rest of the machine used), and the wall-clock seconds.  ``stagger`` seconds pass
+        generator kept busy (plus ``machine``, every core's busy time, ``others``, what the
+        rest of the machine used, and the data disk's ``DISK`` readings), and the wall-clock
+        seconds.  ``stagger`` seconds pass
         between starting one child and the next.
         """
         started = time.perf_counter()
@@ -83,7 +94,7 @@ class Context:
         pids = dict(servers or {})
         for index, child in enumerate(children):
             pids[f"generator {index}"] = child.pid
-        samples = CpuSamples(pids)
+        samples = UsageSamples(pids, self.disk)
 
         def tick() -> None:
             fraction = min(child.fraction() for child in children)
@@ -99,15 +110,17 @@ class Context:
         return values, samples.cores(), wall
 
 
-class CpuSamples:
-    """Readings of CPU used by named processes and the machine, taken while a run goes on.
+class UsageSamples:
+    """Readings of CPU used by named processes and the machine, and of the data disk's I/O
+    counters, taken while a run goes on.
 
-    Cores busy are computed over the readings taken while the load generators reported
-    progress (their measured interval), so process start-up and set-up are left out.
+    Rates are computed over the readings taken while the load generators reported progress
+    (their measured interval), so process start-up and set-up are left out.
     """
 
-    def __init__(self, pids: dict[str, int]) -> None:
+    def __init__(self, pids: dict[str, int], disk: str | None = None) -> None:
         self.pids = pids
+        self.disk = disk
         self.readings: list[tuple[float, dict[str, float]]] = []
         self.first_measuring: int | None = None
 
@@ -120,12 +133,17 @@ class CpuSamples:
             except OSError:
                 continue  # exited already
         used["machine"] = machine_busy_seconds()[0]
+        if self.disk is not None:
+            written, busy = disk_counters(self.disk)
+            used[DISK_BUSY] = busy
+            used[DISK_WRITTEN] = written / MB
         self.readings.append((time.perf_counter(), used))
         if measuring and self.first_measuring is None:
             self.first_measuring = len(self.readings) - 1
 
     def cores(self) -> dict[str, float]:
-        """Average cores busy per role over the measured readings (``generator`` summed)."""
+        """Average cores busy per role over the measured readings (``generator`` summed), and
+        the disk's ``DISK`` readings."""
         measured = self.readings[self.first_measuring or 0:]
         # A run shorter than the sampling period has no interval of its own to show.
         return cores_between(measured if len(measured) >= 2 else self.readings)
@@ -135,7 +153,8 @@ def cores_between(readings: list[tuple[float, dict[str, float]]]) -> dict[str, f
     """Cores each role kept busy between the first and the last reading that name it.
 
     Roles named ``generator <n>`` add up into ``generator``; ``others`` is the machine's busy
-    cores less every named role's.
+    cores less every named role's.  The ``DISK`` counters (seconds busy, MB written) become
+    their rates the same way.
     """
     busy: dict[str, float] = {}
     roles = {role for _, used in readings for role in used}
@@ -147,7 +166,7 @@ def cores_between(readings: list[tuple[float, dict[str, float]]]) -> dict[str, f
         cores = cores_busy(named[-1][1] - named[0][1], named[-1][0] - named[0][0])
         busy[name] = busy.get(name, 0.0) + cores
     if "machine" in busy:
-        named = sum(v for k, v in busy.items() if k != "machine")
+        named = sum(v for k, v in busy.items() if k != "machine" and k not in DISK)
         busy["others"] = max(0.0, busy["machine"] - named)
     return {role: round(value, 2) for role, value in busy.items()}
 

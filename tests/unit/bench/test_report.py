@@ -9,7 +9,8 @@ from bench.results import SKIPPED, Result, Run, measured
 def _run() -> Run:
     raw = measured(Result(key="raw", group="ingest", system="Rillet", generator="raw",
                           workload="ingest"), 3_000_000, 300_000_000, 1.0)
-    raw.cpu = {"broker": 0.95, "generator": 0.3, "machine": 1.5, "others": 0.25}
+    raw.cpu = {"broker": 0.95, "generator": 0.3, "machine": 1.5, "others": 0.25,
+               "disk busy": 0.954, "disk MB/s": 671.4}
     raw.load = (1.25, 1.5)
     peer = measured(Result(key="peer", group="ingest", system="Redis", generator="resp",
                            workload="xadd"), 1_000_000, 100_000_000, 1.0)
@@ -46,9 +47,11 @@ def test_figure_for_a_missing_row() -> None:
 def test_result_row_has_every_column_and_escapes_pipes() -> None:
     line = result_row(_run().find("raw"))
     cells = line.strip("|").split(" | ")
-    assert len(cells) == 13
+    assert len(cells) == 14
     assert cells[3] == "3,000,000" and cells[4] == "300.0"
-    assert "broker 0.95" in cells[8] and cells[9] == "0.30" and cells[10] == "0.25"
+    assert cells[8] == "broker 0.95" and cells[9] == "0.30" and cells[10] == "0.25"
+    assert cells[11] == "95%, 671 MB/s"
+    assert result_row(_run().find("peer")).strip("|").split(" | ")[11] == "—"
     skipped = result_row(_run().find("rf3"))
     assert "rf3 \\| acks=all" in skipped
     assert "**not available**: needs a cluster" in skipped

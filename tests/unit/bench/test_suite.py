@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bench.procstat import block_device
 from bench.results import FAILED
 from bench.suite import Context, Options, Workload, cores_between, run_workload
 
@@ -18,6 +19,22 @@ def test_cores_between_per_role_and_others() -> None:
     assert cores["generator"] == 1.0
     assert cores["machine"] == 1.38
     assert cores["others"] == 0.0
+
+
+def test_disk_readings_become_rates_and_are_no_ones_cores() -> None:
+    readings = [
+        (10.0, {"broker": 5.0, "machine": 100.0, "disk busy": 50.0, "disk MB/s": 1000.0}),
+        (12.0, {"broker": 6.0, "machine": 102.0, "disk busy": 51.9, "disk MB/s": 2300.0}),
+    ]
+    cores = cores_between(readings)
+    assert cores["disk busy"] == 0.95
+    assert cores["disk MB/s"] == 650.0
+    assert cores["others"] == 0.5
+
+
+def test_context_reads_the_disk_of_the_data_root(tmp_path) -> None:
+    context = Context(Options(data_root=str(tmp_path)), lambda _f: None)
+    assert context.disk == block_device(str(tmp_path))
 
 
 def test_cores_between_needs_two_readings() -> None:
