@@ -29,7 +29,7 @@ from broker.metadata.records import list_partitions, list_topics
 from broker.replication.manager import ReplicaManager
 from broker.server.kafka import HandlerRegistry
 from broker.storage.cleaner import Cleaner
-from broker.storage.log import FlushTask
+from broker.storage.log import prepare_flushes, run_flushes
 from broker.storage.manager import LogManager
 
 log = logging.getLogger("rillet.broker")
@@ -152,16 +152,11 @@ async def _flush_timer(logs: LogManager) -> None:
     while True:
         await trio.sleep(FLUSH_CHECK_INTERVAL_S)
         due = logs.logs_due_for_flush(int(time.time() * 1000))
-        tasks = [(log_, task) for log_ in due if (task := log_.prepare_flush()) is not None]
+        tasks = prepare_flushes(due)
         if tasks:
-            await trio.to_thread.run_sync(_run_flushes, [task for _, task in tasks])
+            await trio.to_thread.run_sync(run_flushes, [task for _, task in tasks])
             for log_, task in tasks:
                 log_.complete_flush(task)
-
-
-def _run_flushes(tasks: list[FlushTask]) -> None:
-    for task in tasks:
-        task.run()
 
 
 async def _cleaner_timer(logs: LogManager, interval_s: float) -> None:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 
 import trio
 
-from broker.storage.log import FlushTask, Log
+from broker.storage.log import FlushTask, Log, prepare_flushes, run_flushes
 
 log = logging.getLogger("rillet.durability")
 
@@ -101,13 +101,8 @@ class GroupCommit:
         pending, self._pending = self._pending, {}
         self._round_asked = pending
         self._in_round = True
-        tasks: list[tuple[Log, FlushTask]] = []
         try:
-            for log_ in pending:
-                if not log_.closed:
-                    task = log_.prepare_flush()
-                    if task is not None:
-                        tasks.append((log_, task))
+            tasks = prepare_flushes(pending)
         except OSError as exc:  # e.g. no descriptor left to duplicate: a failed round
             self._end_round(pending, [], exc)
             return
@@ -127,7 +122,7 @@ class GroupCommit:
             pending, tasks = job
             error: Exception | None = None
             try:
-                _run_all([task for _, task in tasks])
+                run_flushes([task for _, task in tasks])
             except Exception as exc:  # the waiters must hear of it, not hang
                 error = exc
             try:
@@ -158,8 +153,3 @@ class GroupCommit:
         done, self._round_done = self._round_done, trio.Event()
         done.set()
         self._start_round()
-
-
-def _run_all(tasks: list[FlushTask]) -> None:
-    for task in tasks:
-        task.run()

@@ -46,7 +46,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -260,7 +260,14 @@ class FlushTask:
         self.snapshots = snapshots
         self.directory_change = directory_change  # 0: the directory is not fsynced
         self._data_fds = data_fds
-        self._full_fds = [os.dup(fd) for segment, _ in rolled for fd in segment.fds()]
+        self._full_fds: list[int] = []
+        try:
+            for segment, _ in rolled:
+                for fd in segment.fds():
+                    self._full_fds.append(os.dup(fd))
+        except OSError:
+            self.discard()
+            raise
         self._snapshot_paths = [log.producers.snapshot_path(offset) for offset, _ in snapshots]
         self._directory = log.directory
 
@@ -273,13 +280,49 @@ class FlushTask:
             for fd in self._data_fds:
                 datasync(fd)
         finally:
-            for fd in self._full_fds + self._data_fds:
-                os.close(fd)
-            self._full_fds = self._data_fds = []
+            self.discard()
         for path in self._snapshot_paths:
             _fsync_path(path)
         if self.directory_change:
             fsync_dir(self._directory)
+
+    def discard(self) -> None:
+        """Close the task's descriptors (``run`` does once done; a task that will not run,
+        because an earlier one of its round failed, must)."""
+        fds, self._full_fds, self._data_fds = self._full_fds + self._data_fds, [], []
+        for fd in fds:
+            try:
+                os.close(fd)
+            except OSError:  # a duplicate's close reports nothing the fsync did not
+                pass
+
+
+def prepare_flushes(logs: Iterable[Log]) -> list[tuple[Log, FlushTask]]:
+    """``prepare_flush`` of every open log that has something to fsync.
+
+    When one raises, the tasks made so far are discarded before the error goes on.
+    """
+    tasks: list[tuple[Log, FlushTask]] = []
+    try:
+        for log_ in logs:
+            if not log_.closed and (task := log_.prepare_flush()) is not None:
+                tasks.append((log_, task))
+    except BaseException:
+        for _, task in tasks:
+            task.discard()
+        raise
+    return tasks
+
+
+def run_flushes(tasks: Sequence[FlushTask]) -> None:
+    """``run`` each task in turn; when one fails, discard the rest and let the error go on."""
+    for index, task in enumerate(tasks):
+        try:
+            task.run()
+        except BaseException:
+            for rest in tasks[index + 1:]:
+                rest.discard()
+            raise
 
 
 def _fsync_path(path: str) -> None:

@@ -575,14 +575,14 @@ async def test_a_follower_behind_fetches_on_while_it_fsyncs_and_only_fsynced_rec
     the followers report fsynced."""
     gate = threading.Event()
     held: set[Path] = set()  # directories of the logs whose fsync waits for the gate
-    run_all = durability._run_all
+    run_all = durability.run_flushes
 
     def gated(tasks: list[Any]) -> None:
         if any(task.log.directory in held for task in tasks):
             gate.wait(10)
         run_all(tasks)
 
-    monkeypatch.setattr(durability, "_run_all", gated)
+    monkeypatch.setattr(durability, "run_flushes", gated)
     # One ~1 KiB batch per follower fetch: eight rounds to catch up.
     settings = replace(SETTINGS, replica_fetch_max_bytes=512)
     try:
