@@ -7,6 +7,15 @@ from collections.abc import Iterator
 import pytest
 
 from harness.broker import BrokerProcess
+from harness.threads import collect_clients
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_client_left_running() -> Iterator[None]:
+    """Every Kafka client a module made is gone when the module ends (see harness.threads)."""
+    yield
+    left = collect_clients()
+    assert not left, f"librdkafka threads outlived their clients: {left}"
 
 
 @pytest.fixture(scope="module")
