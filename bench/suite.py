@@ -82,8 +82,7 @@ class Context:
         Returns the return values in order, the cores each named server process and each
         generator kept busy (plus ``machine``, every core's busy time, ``others``, what the
         rest of the machine used, and the data disk's ``DISK`` readings), and the wall-clock
-        seconds.  ``stagger`` seconds pass
-        between starting one child and the next.
+        seconds.  ``stagger`` seconds pass between starting one child and the next.
         """
         started = time.perf_counter()
         children = []
